@@ -1,0 +1,1 @@
+"""Click commands, installed as ``actclr.cli``."""

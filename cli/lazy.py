@@ -1,0 +1,23 @@
+"""A click group that imports each subcommand only when it is used (torch is slow to import)."""
+from __future__ import annotations
+
+import importlib
+
+import click
+
+
+class LazyGroup(click.Group):
+    """``commands`` maps a command name to ``"module:attribute"``."""
+
+    def __init__(self, *args, commands: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lazy = dict(commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list:
+        return sorted(set(super().list_commands(ctx)) | set(self._lazy))
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name in self._lazy:
+            module, attr = self._lazy[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)

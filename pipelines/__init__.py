@@ -1,0 +1,1 @@
+"""Raw-dataset converters, installed as ``actclr.pipelines``."""
