@@ -1,0 +1,72 @@
+"""Bone vectors and rebuilding joints from the root along the kinematic tree.
+
+Tree walks run in a joint-major layout ``(V, M, N, C, T)``, where selecting joints selects
+contiguous rows; one transpose in and one out is much cheaper than column gathers.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+from torch import Tensor
+
+from actclr.augment.batch import cached_index, select_joints
+from actclr.skeleton import NUM_JOINTS, PARENTS, TREE_ORDER
+
+ROOT = TREE_ORDER[0]
+
+
+def bone_vectors(x: Tensor) -> Tensor:
+    """``b_v = x_v - x_parent(v)`` (``actclr.skeleton.PARENTS``); the root's bone is zero.
+
+    ``x`` (N, C, T, V=25, M) -> (N, C, T, V, M).
+    """
+    return x - select_joints(x, PARENTS)
+
+
+def joint_major(x: Tensor) -> Tensor:
+    """(N, C, T, V, M) -> contiguous (V, M, N, C, T)."""
+    n, c, t, v, m = x.shape
+    return x.reshape(n * c * t, v * m).t().contiguous().view(v, m, n, c, t)
+
+
+def sample_major(y: Tensor) -> Tensor:
+    """Inverse of :func:`joint_major`: (V, M, N, C, T) -> contiguous (N, C, T, V, M)."""
+    v, m, n, c, t = y.shape
+    return y.reshape(v * m, n * c * t).t().contiguous().view(n, c, t, v, m)
+
+
+def bones_joint_major(y: Tensor) -> Tensor:
+    """Bone vectors of joint-major joints ``y`` (V=25, M, N, C, T), same layout (a new tensor)."""
+    parents = y.index_select(0, cached_index(PARENTS, y.device))
+    return torch.sub(y, parents, out=parents)
+
+
+@lru_cache(maxsize=None)
+def tree_levels() -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+    """``(joints, their parents)`` per depth 1, 2, ... below the root, from a ``TREE_ORDER`` walk."""
+    depth = {ROOT: 0}
+    for joint in TREE_ORDER[1:]:
+        depth[joint] = depth[PARENTS[joint]] + 1
+    levels = []
+    for d in range(1, max(depth.values()) + 1):
+        joints = tuple(j for j in TREE_ORDER if depth[j] == d)
+        levels.append((joints, tuple(PARENTS[j] for j in joints)))
+    return tuple(levels)
+
+
+def rebuild_joint_major(root: Tensor, bones: Tensor) -> Tensor:
+    """Joints from the root and (possibly rescaled) bones, ``x_v = x_parent(v) + b_v`` walked
+    from the root in ``TREE_ORDER``, one vectorised step per tree depth.
+
+    ``root`` (M, N, C, T) root positions, ``bones`` (V=25, M, N, C, T), which is overwritten
+    with the result (callers pass a tensor they own). Returns the joints (V, M, N, C, T).
+    """
+    if bones.shape[0] != NUM_JOINTS:
+        raise ValueError(f"rebuild_joint_major: expected V={NUM_JOINTS} joints first, "
+                         f"got shape {tuple(bones.shape)}")
+    bones[ROOT] = 0
+    for joints, parents in tree_levels():
+        parent_joints = bones.index_select(0, cached_index(parents, bones.device))
+        bones.index_add_(0, cached_index(joints, bones.device), parent_joints)
+    return bones.add_(root)

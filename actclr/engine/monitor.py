@@ -1,0 +1,55 @@
+"""kNN monitor: top-1 accuracy of a weighted kNN on a held-out part of the TRAINING split.
+
+The benchmark's training split is divided by sample key (class-stratified, seeded:
+:func:`actclr.eval.holdout.eval_splits`, the same validation part the linear evaluation holds
+out) into a bank (labels used) and held-out queries; the test split is never evaluated.
+Features come from the un-augmented ``ready`` tensors (converted to the trained stream) with the
+query encoder in eval mode (:func:`actclr.eval.features.extract_features`): L2-normalised 128-d
+projector outputs by default (``feature: embed``, as the official monitor), or the 256-d
+backbone feature (``feature: backbone``).
+
+Deviations from the official monitor (see ``docs/training.md``): the official code queries the
+*test* split with *augmented* data; here queries are held-out training samples and nothing is
+augmented. The held-out samples are still seen, without labels, by pretraining (shards are
+streamed whole), so the number is a training monitor, not a benchmark result.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from actclr.eval.features import extract_features
+from actclr.eval.holdout import eval_splits, labels_of
+from actclr.eval.knn import knn_predict
+
+
+class KNNMonitor:
+    """Evaluate ``knn_top1@k`` for every ``k`` of a ``monitor`` config section."""
+
+    def __init__(self, dataset, benchmark: str, stream: str, cfg: Mapping, seed: int,
+                 device: torch.device, workers: int = 0) -> None:
+        splits = eval_splits(dataset.manifest, benchmark, cfg["holdout"], seed)
+        if splits.val.size == 0:
+            raise ValueError(f"monitor.holdout={cfg['holdout']} holds out no {benchmark} training sample")
+        self.bank_rows, self.query_rows = splits.train, splits.val
+        self.bank_labels = torch.from_numpy(labels_of(dataset.manifest, splits.train)).to(device)
+        self.query_labels = torch.from_numpy(labels_of(dataset.manifest, splits.val)).to(device)
+        self.h5_path = dataset.h5_path
+        self.num_classes = int(dataset.info["num_classes"])
+        self.ks, self.t = list(cfg["k"]), float(cfg["temperature"])
+        self.options = {"stream": stream, "device": device, "feature": cfg["feature"],
+                        "batch_size": int(cfg["batch_size"]), "workers": workers}
+
+    def evaluate(self, encoder: nn.Module) -> dict:
+        """``{"knn_top1@10": accuracy in %, ...}`` for the current encoder weights."""
+        device = self.options["device"]
+        bank, _ = extract_features(encoder, self.h5_path, self.bank_rows, **self.options)
+        queries, _ = extract_features(encoder, self.h5_path, self.query_rows, **self.options)
+        out = {}
+        for k in self.ks:
+            scores = knn_predict(bank.to(device), self.bank_labels, queries.to(device), k, self.t,
+                                 self.num_classes)
+            out[f"knn_top1@{k}"] = 100.0 * (scores.argmax(1) == self.query_labels).float().mean().item()
+        return out

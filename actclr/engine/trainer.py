@@ -1,0 +1,406 @@
+"""The pretraining loop: phases, epochs and steps under DDP, checkpoints, logs and the kNN monitor.
+
+One process per device (``torchrun``) or a single process. Per epoch every rank reads its part
+of the training shards (order: a function of ``(seed, epoch)``), runs exactly the same number of
+steps (the minimum over ranks), and rank 0 writes metrics and ``checkpoints/last.pt``.
+
+A run has one or two *phases*: an optional warm-up method (e.g. MoCo v2) for ``warmup.epochs``,
+then the main method (ActCLR) for ``train.epochs``; the main method starts from the warm-up's
+query encoder with a fresh queue, optimizer and lr schedule. Epoch numbers in logs and
+checkpoints are global (1-based, over both phases); methods receive the epoch within their phase.
+
+Determinism: data order depends on ``(seed, epoch)``; every random state (python, numpy, torch
+CPU/CUDA, each rank's augmentation generator) is saved in the checkpoint, so an interrupted and
+resumed run ends with the same weights as an uninterrupted one (bit-exact on CPU with
+``workers: 0``).
+"""
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import torch
+import torch.distributed as tdist
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from actclr.data import ShardStream, make_loader, to_device
+from actclr.data.splitting import derive_seed
+from actclr.engine import rng
+from actclr.engine.checkpoint import (CHECKPOINT_FORMAT, ENCODER_FORMAT, CheckpointError, epoch_path,
+                                      last_path, load_checkpoint, save_checkpoint)
+from actclr.engine.config import config_hash, diff, encoder_config, phase_config, save_config
+from actclr.engine.dist import DistEnv, all_reduce, barrier, broadcast_module, init_distributed, shutdown
+from actclr.engine.metrics import MetricsLog
+from actclr.engine.monitor import KNNMonitor
+from actclr.engine.run import check_run_dir, environment_record, write_environment
+from actclr.engine.schedule import LRSchedule, build_schedule, set_lr
+from actclr.methods import build_method
+from actclr.models import build_encoder
+from actclr.store import PreparedDataset, open_dataset
+
+CHECKPOINT_KEYS = ("format", "epoch", "phase", "method", "optimizer", "rng", "config")
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class SetupError(ValueError):
+    """The dataset or configuration cannot be trained as asked (names what is wrong)."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A contiguous block of epochs trained with one method, optimizer and lr schedule."""
+
+    name: str  # "warmup" | "main"
+    method: Mapping
+    optim: Mapping
+    schedule: Mapping
+    start: int  # global epochs completed before the phase
+    epochs: int
+
+    @property
+    def end(self) -> int:
+        """The last global epoch of the phase."""
+        return self.start + self.epochs
+
+
+def plan_phases(cfg: Mapping) -> list:
+    """The phases of a configuration, in order (warm-up only if ``warmup.epochs > 0``)."""
+    warm = cfg["warmup"]["epochs"]
+    phases = [Phase("warmup", **phase_config(cfg, "warmup"), start=0, epochs=warm)] if warm else []
+    return phases + [Phase("main", **phase_config(cfg, "main"), start=warm, epochs=cfg["train"]["epochs"])]
+
+
+def phase_at(phases: list, epoch: int) -> Phase:
+    """The phase that trains global epoch ``epoch`` (1-based); the last one beyond the end."""
+    return next((p for p in phases if epoch <= p.end), phases[-1])
+
+
+def build_optimizer(params: list, cfg: Mapping) -> torch.optim.Optimizer:
+    """SGD (official code), Adam (paper text) or AdamW from an ``optim`` config section."""
+    if cfg["name"] == "sgd":
+        return torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"],
+                               nesterov=cfg["nesterov"], weight_decay=cfg["weight_decay"])
+    cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[cfg["name"]]
+    return cls(params, lr=cfg["lr"], betas=tuple(cfg["betas"]), weight_decay=cfg["weight_decay"])
+
+
+def _ddp(module: nn.Module, env: DistEnv) -> DistributedDataParallel:
+    """DDP over a method: only the query encoder has trainable parameters, so only its gradients
+    are all-reduced. Buffers (the queue, BN statistics) are not re-broadcast at every forward:
+    the queue is identical on all ranks by construction (gathered enqueue)."""
+    kwargs = {"device_ids": [env.device.index]} if env.device.type == "cuda" else {}
+    sync_kw = ("forward_sync_buffers" if "forward_sync_buffers" in
+               inspect.signature(DistributedDataParallel).parameters else "broadcast_buffers")
+    return DistributedDataParallel(module, **kwargs, **{sync_kw: False})
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The module inside a DDP wrapper (or the module itself)."""
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+class Trainer:
+    """Runs the phases of one configuration on one prepared dataset into one run directory."""
+
+    def __init__(self, cfg: Mapping, dataset: PreparedDataset, run_dir: Path, env: DistEnv,
+                 console: Console | None = None) -> None:
+        self.cfg, self.dataset, self.run_dir, self.env = cfg, dataset, Path(run_dir), env
+        self.console = console or Console(stderr=True, quiet=not env.is_main, log_path=False)
+        data, train = cfg["data"], cfg["train"]
+        self.benchmark, self.stream_name = data["benchmark"], data["stream"]
+        if self.benchmark not in dataset.info.get("counts", {}):
+            raise SetupError(f"{dataset.location}: no benchmark {self.benchmark!r} "
+                             f"(has {', '.join(dataset.info.get('counts', {}))})")
+        self.seed = int(train["seed"])
+        self.device = env.device
+        self.stream = ShardStream.from_dataset_dir(
+            dataset.location, self.benchmark, "train", data["batch_size"], seed=self.seed,
+            mode=data["mode"], samples_per_epoch=data["samples_per_epoch"], rank=env.rank,
+            world_size=env.world_size)
+        self.loader = make_loader(self.stream, self.device, num_workers=data["workers"], seed=self.seed)
+        local_steps = torch.tensor(self.stream.batches_per_rank(data["workers"]), device=self.device)
+        self.steps_per_epoch = int(all_reduce(local_steps, env, "min"))
+        if self.steps_per_epoch < 1:
+            raise SetupError(f"the {self.benchmark} training split gives no full batch of "
+                             f"{data['batch_size']} per rank (world size {env.world_size}); "
+                             "lower data.batch_size")
+        self.generator = torch.Generator(device=self.device).manual_seed(self.seed + env.rank)
+        cuda = self.device.type == "cuda"
+        self.amp_dtype = AMP_DTYPES.get(train["amp"]) if cuda else None
+        self.channels_last = bool(train["channels_last"]) and cuda
+        self.sync_bn = bool(cfg["model"].get("sync_bn")) and cuda and env.distributed
+        self.phases = plan_phases(cfg)
+        self.total_epochs = self.phases[-1].end
+        self.average_motion = torch.from_numpy(dataset.average_motion(self.benchmark))
+        self.monitor = None
+        if cfg["monitor"]["every"] and env.is_main:
+            self.monitor = KNNMonitor(dataset, self.benchmark, self.stream_name, cfg["monitor"],
+                                      self.seed, self.device, workers=min(data["workers"], 2))
+        self.phase: Phase | None = None
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _encoder(self) -> nn.Module:
+        return build_encoder(encoder_config(self.cfg))
+
+    def setup_phase(self, phase: Phase, previous: nn.Module | None = None) -> None:
+        """Build the phase's method (from ``previous``'s query encoder if given), its DDP
+        wrapper, optimizer, lr schedule and gradient scaler."""
+        method = build_method(phase.method["name"], phase.method, self._encoder,
+                              augmenter=self.cfg["augment"], stream=self.stream_name,
+                              average_motion=self.average_motion)
+        if previous is not None:
+            method.init_from(previous)
+        method.to(self.device)
+        if self.channels_last:
+            method.to(memory_format=torch.channels_last)
+        if self.sync_bn:
+            method = nn.SyncBatchNorm.convert_sync_batchnorm(method)
+        broadcast_module(method, self.env)
+        self.method = method
+        self.model = _ddp(method, self.env) if self.env.distributed else method
+        trainable = [p for p in method.parameters() if p.requires_grad]
+        self.optimizer = build_optimizer(trainable, phase.optim)
+        self.schedule: LRSchedule = build_schedule(phase.schedule, phase.optim["lr"], phase.epochs,
+                                                   self.steps_per_epoch)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.phase = phase
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _rng_states(self) -> list:
+        """Every rank's RNG states (gathered to all ranks; rank ``r`` at index ``r``)."""
+        mine = rng.capture({"augment": self.generator})
+        if not self.env.distributed:
+            return [mine]
+        mine = {**mine, "generators": {k: v.cpu() for k, v in mine["generators"].items()}}
+        states: list = [None] * self.env.world_size
+        tdist.all_gather_object(states, mine)
+        return states
+
+    def state_dict(self, epoch: int) -> dict:
+        """The full training state after global epoch ``epoch``."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": epoch,
+            "phase": self.phase.name,
+            "method_name": self.phase.method["name"],
+            "global_step": (epoch - self.phase.start) * self.steps_per_epoch,
+            "steps_per_epoch": self.steps_per_epoch,
+            "method": unwrap(self.model).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": self._rng_states(),
+            "world_size": self.env.world_size,
+            "config": self.cfg,
+            "config_hash": config_hash(self.cfg),
+            "dataset_fingerprint": self.dataset.info.get("fingerprint"),
+        }
+
+    def save(self, epoch: int) -> None:
+        """Rank 0 writes ``last.pt`` (and ``epoch_XXXX.pt`` every ``save_every`` epochs)."""
+        state = self.state_dict(epoch)  # collective: every rank takes part
+        if self.env.is_main:
+            save_checkpoint(state, last_path(self.run_dir))
+            every = self.cfg["train"]["save_every"]
+            if every and (epoch % every == 0 or epoch == self.total_epochs):
+                save_checkpoint(state, epoch_path(self.run_dir, epoch))
+
+    def resume(self, path: Path) -> int:
+        """Load a full checkpoint; returns the last completed global epoch."""
+        state = load_checkpoint(path, required=CHECKPOINT_KEYS)
+        if state["format"] != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path}: format {state['format']!r}, expected {CHECKPOINT_FORMAT!r}")
+        epoch = int(state["epoch"])
+        phase = phase_at(self.phases, epoch)
+        if phase.name != state["phase"]:
+            raise CheckpointError(f"{path}: epoch {epoch} was trained in phase {state['phase']!r} but "
+                                  f"the configuration puts it in phase {phase.name!r} (warmup.epochs changed?)")
+        for key, old, new in diff(state["config"], self.cfg):
+            self.console.log(f"[yellow]resume: {key} changed from {old!r} to {new!r}")
+        if state.get("dataset_fingerprint") != self.dataset.info.get("fingerprint"):
+            self.console.log("[yellow]resume: the dataset fingerprint differs from the checkpoint's")
+        self.setup_phase(phase)
+        unwrap(self.model).load_state_dict(state["method"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        states = state["rng"]
+        if len(states) == self.env.world_size:
+            rng.restore(states[self.env.rank], {"augment": self.generator})
+        else:
+            self.console.log(f"[yellow]resume: checkpoint from {len(states)} rank(s), now "
+                             f"{self.env.world_size}: random streams are re-seeded (not bit-exact)")
+            self._reseed(epoch)
+        self.console.log(f"resumed from {path} after epoch {epoch}")
+        return epoch
+
+    def initialise_from(self, path: Path) -> None:
+        """``--init``: both encoders of the first phase take the query encoder of a pretraining
+        checkpoint (e.g. a MoCo v2 warm-up run's ``last.pt``) or of an ``encoder.pt``."""
+        from actclr.eval.encoders import read_checkpoint  # eval imports the engine: import late
+
+        weights, model_cfg, _ = read_checkpoint(path)
+        if model_cfg != encoder_config(self.cfg):
+            raise CheckpointError(f"{path}: its encoder settings {model_cfg} differ from this run's "
+                                  f"model section {encoder_config(self.cfg)}")
+        method = unwrap(self.model)
+        method.encoder_q.load_state_dict(weights)
+        method.encoder_k.load_state_dict(weights)
+        self.console.log(f"initialised both encoders from {path}")
+
+    def _reseed(self, epoch: int) -> None:
+        """Per-rank seeds for dropout and augmentation, distinct across ranks and from the model init."""
+        rng.seed_everything(derive_seed(self.seed, self.env.rank, epoch))
+        self.generator.manual_seed(self.seed + self.env.rank + epoch)
+
+    # -- training ---------------------------------------------------------------------------
+
+    def train_step(self, x: torch.Tensor, phase_epoch: int) -> tuple:
+        """One optimisation step on joint positions ``x (N, 3, T, V, M)``; ``(loss, logs)`` as floats."""
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                            enabled=self.amp_dtype is not None):
+            loss, logs = self.model(x, phase_epoch, self.generator)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise FloatingPointError(f"non-finite loss in phase epoch {phase_epoch}: {logs}")
+        self.scaler.scale(loss).backward()
+        clip = self.cfg["train"]["grad_clip"]
+        if clip:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return value, logs
+
+    def train_epoch(self, epoch: int, progress: Progress) -> dict:
+        """One epoch of ``steps_per_epoch`` steps; returns the epoch's mean logs (over ranks)."""
+        phase = self.phase
+        phase_epoch = epoch - phase.start
+        self.model.train()
+        self.loader.set_epoch(epoch)
+        task = progress.add_task(f"epoch {epoch}/{self.total_epochs}", total=self.steps_per_epoch)
+        sums: dict = defaultdict(float)
+        steps, lr = 0, self.schedule((phase_epoch - 1) * self.steps_per_epoch)
+        log_every = self.cfg["train"]["log_every"] if not self.console.is_terminal else 0
+        start = time.perf_counter()
+        for batch in itertools.islice(iter(self.loader), self.steps_per_epoch):
+            lr = self.schedule((phase_epoch - 1) * self.steps_per_epoch + steps)
+            set_lr(self.optimizer, lr)
+            loss, logs = self.train_step(to_device(batch, self.device).x, phase_epoch)
+            steps += 1
+            for key, value in logs.items():
+                sums[key] += float(value)
+            progress.update(task, advance=1, description=f"epoch {epoch}/{self.total_epochs} loss {loss:.3f}")
+            if log_every and steps % log_every == 0:
+                self.console.log(f"epoch {epoch} step {steps}/{self.steps_per_epoch} loss {loss:.4f} lr {lr:.4g}")
+        if steps != self.steps_per_epoch:
+            raise RuntimeError(f"rank {self.env.rank} got {steps} batches in epoch {epoch}, "
+                               f"expected {self.steps_per_epoch} (shards changed while training?)")
+        elapsed = time.perf_counter() - start
+        progress.remove_task(task)
+        keys = sorted(sums)
+        means = all_reduce(torch.tensor([sums[k] for k in keys], dtype=torch.float64,
+                                        device=self.device), self.env, "mean") / steps
+        samples = steps * self.cfg["data"]["batch_size"] * self.env.world_size
+        return {"epoch": epoch, "phase": phase.name, "phase_epoch": phase_epoch, "lr": lr,
+                **dict(zip(keys, means.tolist())), "samples_per_s": samples / elapsed,
+                "epoch_time_s": elapsed}
+
+    def monitor_due(self, epoch: int) -> bool:
+        every = self.cfg["monitor"]["every"]
+        return bool(every) and (epoch % every == 0 or epoch == self.total_epochs)
+
+    def fit(self, start_epoch: int, metrics: MetricsLog) -> None:
+        """Train global epochs ``start_epoch .. total``; checkpoint and log after each."""
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=self.console, transient=True,
+                            disable=not self.env.is_main)
+        if start_epoch > self.total_epochs:
+            self.console.log(f"all {self.total_epochs} epochs are already trained")
+        with progress:
+            for epoch in range(start_epoch, self.total_epochs + 1):
+                phase = phase_at(self.phases, epoch)
+                if phase is not self.phase:
+                    self.console.log(f"phase {phase.name}: {phase.method['name']} for {phase.epochs} "
+                                     f"epochs, starting from the {self.phase.name} encoder")
+                    self.setup_phase(phase, previous=unwrap(self.model))
+                row = self.train_epoch(epoch, progress)
+                if self.monitor_due(epoch):
+                    if self.monitor is not None:
+                        row.update(self.monitor.evaluate(unwrap(self.model).encoder_q))
+                    barrier(self.env)
+                metrics.log(row)
+                self.save(epoch)
+                self.console.log(_summary(row))
+
+    def export_encoder(self, path: Path) -> None:
+        """Rank 0 writes the query encoder for the evaluation commands."""
+        if not self.env.is_main:
+            return
+        method = unwrap(self.model)
+        state = {"format": ENCODER_FORMAT, "encoder": method.encoder_q.state_dict(),
+                 "model": encoder_config(self.cfg),
+                 "stream": self.stream_name, "method": self.phase.method["name"],
+                 "epochs": self.total_epochs, "benchmark": self.benchmark,
+                 "dataset": {"name": self.dataset.info.get("name"),
+                             "fingerprint": self.dataset.info.get("fingerprint")},
+                 "config_hash": config_hash(self.cfg)}
+        save_checkpoint(state, path)
+
+
+def _summary(row: Mapping) -> str:
+    """One log line per epoch: loss, actionlet coverage, kNN, lr, throughput."""
+    shown = [(k, v) for k, v in row.items() if k in ("loss", "actionlet_key") or k.startswith("knn_")]
+    return "  ".join([f"epoch {row['epoch']} [{row['phase']} {row['phase_epoch']}]",
+                      *(f"{k} {v:.4g}" for k, v in shown), f"lr {row['lr']:.3g}",
+                      f"{row['samples_per_s']:.0f} samples/s", f"{row['epoch_time_s']:.1f} s"])
+
+
+def run_pretraining(cfg: Mapping, data: str, run_dir: str | Path, resume: bool = False,
+                    init: str | Path | None = None) -> Trainer:
+    """Pretrain with an effective configuration (see :func:`actclr.engine.config.build_config`).
+
+    Joins the ``torchrun`` process group if there is one (and leaves it at the end). Writes
+    ``RUN/encoder.pt`` and returns the trainer, whose ``method`` holds this rank's final weights.
+    """
+    run_dir = Path(run_dir)
+    env = init_distributed(cfg["train"]["device"])
+    try:
+        resuming = check_run_dir(run_dir, resume)
+        barrier(env)  # every rank has looked before rank 0 writes anything
+        rng.seed_everything(int(cfg["train"]["seed"]))  # identical model initialisation on all ranks
+        dataset = open_dataset(data)
+        trainer = Trainer(cfg, dataset, run_dir, env)
+        if env.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, run_dir / "config.yaml")
+            write_environment(run_dir, environment_record(env, cfg, dataset.info), resumed=resuming)
+        if resuming:
+            start = trainer.resume(last_path(run_dir)) + 1
+        else:
+            trainer.setup_phase(trainer.phases[0])
+            if init is not None:
+                trainer.initialise_from(Path(init))
+                broadcast_module(unwrap(trainer.model), env)
+            trainer._reseed(0)
+            start = 1
+        metrics = MetricsLog(run_dir, enabled=env.is_main, resume_epoch=start - 1)
+        try:
+            trainer.fit(start, metrics)
+        finally:
+            metrics.close()
+        trainer.export_encoder(run_dir / "encoder.pt")
+        barrier(env)
+        return trainer
+    finally:
+        shutdown(env)

@@ -1,0 +1,94 @@
+"""Multi-stream ensemble: a weighted sum of per-stream test logits (official ``ensemble_ntu_cv.py``).
+
+The official script adds the linear classifiers' raw logits (not softmax probabilities) with
+weights joint 0.6, bone 0.6, motion 0.4 and takes the argmax. The runs must score the same test
+samples in the same order (checked on ``keys.txt``) with the same labels and class count.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from actclr.eval.metrics import classification_metrics
+from actclr.eval.report import read_metrics
+
+#: Official weights per stream (``ensemble_ntu_cv.py``; the ``AimCLR/`` copy uses motion 0.8).
+STREAM_WEIGHTS = {"joint": 0.6, "bone": 0.6, "motion": 0.4}
+
+
+@dataclass(frozen=True)
+class StreamRun:
+    """The test outputs of one linear/fine-tune run."""
+
+    path: Path
+    metrics: dict
+    logits: np.ndarray  # (N, C) float32
+    keys: list
+    labels: np.ndarray  # (N,) int64
+
+    @property
+    def stream(self) -> str | None:
+        return self.metrics.get("stream")
+
+
+def load_run(run: str | os.PathLike) -> StreamRun:
+    """Read ``metrics.json``, ``logits.npy``, ``keys.txt`` and ``labels.npy`` of a run directory."""
+    run = Path(run)
+    metrics = read_metrics(run)
+    for name in ("logits.npy", "keys.txt", "labels.npy"):
+        if not (run / name).is_file():
+            raise FileNotFoundError(f"{run / name}: missing (run {metrics.get('command')!r} saved no test logits)")
+    logits = np.load(run / "logits.npy", allow_pickle=False)
+    keys = (run / "keys.txt").read_text().splitlines()
+    labels = np.load(run / "labels.npy", allow_pickle=False)
+    if logits.ndim != 2 or logits.shape[0] != len(keys) or labels.shape != (len(keys),):
+        raise ValueError(f"{run}: logits {logits.shape}, {len(keys)} keys and labels {labels.shape} disagree")
+    return StreamRun(run, metrics, logits, keys, labels)
+
+
+def check_aligned(runs: Sequence[StreamRun]) -> None:
+    """Raise ``ValueError`` unless every run has the first run's keys (same order), labels and classes."""
+    if len(runs) < 2:
+        raise ValueError("an ensemble needs at least two runs")
+    first = runs[0]
+    for run in runs[1:]:
+        if run.keys != first.keys:
+            if sorted(run.keys) == sorted(first.keys):
+                raise ValueError(f"{run.path}: same test keys as {first.path} but in another order")
+            missing = len(set(first.keys) - set(run.keys))
+            extra = len(set(run.keys) - set(first.keys))
+            raise ValueError(f"{run.path}: test keys differ from {first.path} ({missing} missing, {extra} extra)")
+        if run.logits.shape[1] != first.logits.shape[1]:
+            raise ValueError(f"{run.path}: {run.logits.shape[1]} classes, {first.path} has {first.logits.shape[1]}")
+        if not np.array_equal(run.labels, first.labels):
+            raise ValueError(f"{run.path}: test labels differ from {first.path}")
+
+
+def default_weights(runs: Sequence[StreamRun]) -> list:
+    """The official weight of each run's stream."""
+    unknown = [str(r.path) for r in runs if r.stream not in STREAM_WEIGHTS]
+    if unknown:
+        raise ValueError(f"no default weight for the stream of {', '.join(unknown)}; pass --weights")
+    return [STREAM_WEIGHTS[r.stream] for r in runs]
+
+
+def weighted_logits(logits: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """``sum_i weights[i] * logits[i]`` -> ``(N, C)`` float64."""
+    if len(logits) != len(weights):
+        raise ValueError(f"{len(logits)} runs but {len(weights)} weights")
+    return sum(float(w) * np.asarray(x, dtype=np.float64) for w, x in zip(weights, logits))
+
+
+def ensemble_runs(runs: Sequence[StreamRun], weights: Sequence[float] | None = None) -> tuple[dict, np.ndarray]:
+    """``(results, logits)`` of the weighted ensemble: classification metrics plus the members."""
+    check_aligned(runs)
+    weights = list(weights) if weights is not None else default_weights(runs)
+    logits = weighted_logits([r.logits for r in runs], weights)
+    results = classification_metrics(logits, runs[0].labels, logits.shape[1])
+    results["members"] = [{"run": str(r.path), "stream": r.stream, "weight": w,
+                           "top1": r.metrics.get("top1")} for r, w in zip(runs, weights)]
+    return results, logits

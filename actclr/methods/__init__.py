@@ -1,0 +1,58 @@
+"""Self-supervised pretraining methods (registry ``METHODS``).
+
+A method is an ``nn.Module`` whose ``training_step(x, epoch, g) -> (loss, logs)`` (also its
+``forward``, for DDP) takes raw joint positions ``x (N, 3, T, V, M)`` on the device, the 1-based
+epoch and a ``torch.Generator`` on that device; it never calls backward. See ``docs/method.md``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from torch import Tensor, nn
+
+from actclr.augment import Augmenter, build_augmenter, official_config
+from actclr.methods.actclr import OFFICIAL, ActCLR, ActCLROptions
+from actclr.methods.mocov2 import MoCoV2, MoCoV2Options
+
+#: name -> (method class, its options dataclass)
+METHODS: dict[str, tuple[type[nn.Module], type]] = {
+    "mocov2": (MoCoV2, MoCoV2Options),
+    "actclr": (ActCLR, ActCLROptions),
+}
+
+
+def _lookup(name: str) -> tuple[type[nn.Module], type]:
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise KeyError(f"unknown method {name!r}; known: {', '.join(sorted(METHODS))}") from None
+
+
+def method_defaults(name: str) -> dict[str, Any]:
+    """Default settings of method ``name`` as a plain dict (the config section without ``name``)."""
+    return _lookup(name)[1]().to_config()
+
+
+def build_method(name: str, cfg: Mapping[str, Any], encoder_factory: Callable[[], nn.Module], *,
+                 augmenter: Augmenter | Mapping[str, Any] | None = None, stream: str = "joint",
+                 average_motion: Tensor | None = None) -> nn.Module:
+    """Build method ``name`` from its config section ``cfg`` (e.g. ``config["method"]``).
+
+    ``encoder_factory()`` returns a fresh encoder (the online one; the momentum encoder is its
+    deep copy). ``augmenter`` is an :class:`Augmenter` or the ``augment`` config section
+    (default: the official views). ``stream`` is the trained input stream (``data.stream``).
+    ``average_motion (3, T, V, M)`` is the prepared dataset's average motion
+    (``PreparedDataset.average_motion(benchmark)``), needed by ActCLR's default dataset anchor.
+    """
+    cls, options_cls = _lookup(name)
+    if cfg.get("name", name) != name:
+        raise ValueError(f"build_method({name!r}): the config section is for method {cfg['name']!r}")
+    options = options_cls.from_config(cfg)
+    if not isinstance(augmenter, Augmenter):
+        augmenter = build_augmenter(official_config() if augmenter is None else augmenter)
+    extra = {"average_motion": average_motion} if cls is ActCLR else {}
+    return cls(encoder_factory(), augmenter, options, stream=stream, **extra)
+
+
+__all__ = ["METHODS", "OFFICIAL", "ActCLR", "ActCLROptions", "MoCoV2", "MoCoV2Options",
+           "build_method", "method_defaults"]

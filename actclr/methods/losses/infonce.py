@@ -1,0 +1,31 @@
+"""InfoNCE (MoCo v2, paper Eq. 1) and AimCLR's distributional divergence term, for the warm-up phase."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def contrastive_logits(q: Tensor, k: Tensor, queue_embeddings: Tensor, tau: float = 0.07) -> Tensor:
+    """MoCo logits ``[q.k, q.queue] / tau`` -> ``(N, 1 + K)``; column 0 is the positive.
+
+    ``q (N, D)`` and ``k (N, D)`` are L2-normalised; ``k`` and the queue ``(K, D)`` are constants.
+    """
+    positive = (q * k.detach()).sum(1, keepdim=True)
+    negative = q @ queue_embeddings.detach().T
+    return torch.cat([positive, negative], dim=1) / tau
+
+
+def infonce_loss(logits: Tensor) -> Tensor:
+    """Cross-entropy with the positive in column 0 of ``logits (N, 1 + K)`` -> scalar (batch mean)."""
+    target = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
+    return F.cross_entropy(logits, target)
+
+
+def ddm_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    """AimCLR's distributional divergence minimisation: ``-softmax(teacher) . log_softmax(student)``.
+
+    Both ``(N, 1 + K)`` contrastive logits; the teacher (normally-augmented query) is detached, so
+    the extreme view learns to reproduce the normal view's distribution over positive and queue.
+    """
+    return F.cross_entropy(student_logits, F.softmax(teacher_logits.detach(), dim=1))

@@ -1,0 +1,209 @@
+"""MoCo v2 machinery: momentum (EMA) update, the negative-key queue and shuffle-BN.
+
+Everything here works on one process and under ``torch.distributed`` (DDP): the collective helpers
+are the identity when no process group is initialised (or the world has one rank).
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Iterator
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from actclr.augment import to_stream
+
+def world_size() -> int:
+    """Number of ranks of the default process group (1 when not distributed)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+@torch.no_grad()
+def concat_all_gather(x: Tensor) -> Tensor:
+    """Concatenate ``x (B, ...)`` from every rank along dim 0 -> ``(world*B, ...)``, in rank order.
+
+    No gradient flows through the result. Identity on a single process. Every rank must pass the
+    same ``B`` (all_gather needs equal shapes).
+    """
+    if world_size() == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(world_size())]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts, dim=0)
+
+
+@torch.no_grad()
+def momentum_update(online: nn.Module, target: nn.Module, m: float = 0.999) -> None:
+    """EMA of parameters, ``target <- m * target + (1 - m) * online``, in place and without grad.
+
+    As in MoCo, only parameters are averaged: buffers (BatchNorm running statistics) of the target
+    are its own, estimated by its own train-mode forwards. ``online`` and ``target`` must have
+    the same architecture (parameters are matched by name).
+    """
+    if not 0.0 <= m <= 1.0:
+        raise ValueError(f"momentum must be in [0, 1], got {m}")
+    online_params = dict(online.named_parameters())
+    for name, p_t in target.named_parameters():
+        p_t.lerp_(online_params[name].detach(), 1.0 - m)
+
+
+class Queue(nn.Module):
+    """FIFO memory bank of L2-normalised keys (MoCo's queue).
+
+    Buffers (saved in checkpoints): ``embeddings (size, dim)`` and ``ptr`` (index of the oldest
+    entry, i.e. where the next key is written). Initialised with random unit vectors.
+    """
+
+    def __init__(self, dim: int, size: int, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        if dim < 1 or size < 1:
+            raise ValueError(f"queue dim and size must be positive, got dim={dim}, size={size}")
+        self.register_buffer("embeddings", torch.empty(size, dim))
+        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
+        self.reset(generator)
+
+    @property
+    def size(self) -> int:
+        return self.embeddings.shape[0]
+
+    @torch.no_grad()
+    def reset(self, generator: torch.Generator | None = None) -> None:
+        """Refill with random unit vectors and rewind the pointer (a fresh queue)."""
+        fresh = torch.randn(self.embeddings.shape, generator=generator, device="cpu")
+        self.embeddings.copy_(F.normalize(fresh, dim=1))
+        self.ptr.zero_()
+
+    @torch.no_grad()
+    def enqueue(self, keys: Tensor) -> None:
+        """Append ``keys (B, dim)`` from this rank (gathered over all ranks first), oldest out.
+
+        Any ``B`` works: writes wrap around the end of the buffer, and when more keys arrive than
+        the queue holds only the newest ``size`` are kept (in arrival order).
+        """
+        keys = concat_all_gather(keys.detach())
+        if keys.ndim != 2 or keys.shape[1] != self.embeddings.shape[1]:
+            raise ValueError(f"keys must be (B, {self.embeddings.shape[1]}), got {tuple(keys.shape)}")
+        n = keys.shape[0]
+        skip = max(0, n - self.size)
+        idx = (self.ptr + skip + torch.arange(n - skip, device=keys.device)) % self.size
+        self.embeddings[idx] = keys[skip:].to(self.embeddings.dtype)
+        self.ptr.copy_((self.ptr + n) % self.size)
+
+
+@torch.no_grad()
+def batch_shuffle_ddp(x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Shuffle-BN across ranks: gather ``x (B, ...)``, permute globally, return this rank's slice.
+
+    Returns ``(x_shuffled (B, ...), unshuffle (world*B,))``; pass ``unshuffle`` to
+    :func:`batch_unshuffle_ddp`. The permutation is drawn on rank 0 and broadcast. On a single
+    process the batch is returned unchanged (identity permutation): see :func:`shuffled_forward`.
+    """
+    ranks = world_size()
+    if ranks == 1:
+        return x, torch.arange(x.shape[0], device=x.device)
+    x_all = concat_all_gather(x)
+    perm = torch.randperm(x_all.shape[0], device=x.device, generator=generator)
+    dist.broadcast(perm, src=0)
+    mine = perm.view(ranks, -1)[dist.get_rank()]
+    return x_all[mine], torch.argsort(perm)
+
+
+@torch.no_grad()
+def batch_unshuffle_ddp(x: Tensor, unshuffle: Tensor) -> Tensor:
+    """Undo :func:`batch_shuffle_ddp` for an output ``x (B, ...)`` computed on the shuffled slice."""
+    ranks = world_size()
+    if ranks == 1:
+        return x[unshuffle]
+    x_all = concat_all_gather(x)
+    return x_all[unshuffle.view(ranks, -1)[dist.get_rank()]]
+
+
+def shuffled_forward(fn: Callable[[Tensor], Tensor], x: Tensor, generator: torch.Generator,
+                     bn_splits: int = 1) -> Tensor:
+    """Run a key forward ``fn(x (B, ...)) -> (B, ...)`` with shuffle-BN; output in input order.
+
+    Under DDP the batch is shuffled across ranks (MoCo). On one process shuffle-BN is a no-op
+    unless ``bn_splits > 1``: then the batch is randomly permuted and split into ``bn_splits``
+    groups forwarded separately, so BatchNorm statistics are computed per group (MoCo's
+    single-GPU "SplitBatchNorm" emulation). ``fn`` must run without grad.
+    """
+    if world_size() > 1:
+        x_shuffled, unshuffle = batch_shuffle_ddp(x, generator)
+        return batch_unshuffle_ddp(fn(x_shuffled), unshuffle)
+    if bn_splits <= 1:
+        return fn(x)
+    if x.shape[0] < bn_splits:
+        raise ValueError(f"batch of {x.shape[0]} cannot be split into bn_splits={bn_splits} groups")
+    perm = torch.randperm(x.shape[0], device=x.device, generator=generator)
+    out = torch.cat([fn(chunk) for chunk in x[perm].chunk(bn_splits)], dim=0)
+    return out[torch.argsort(perm)]
+
+
+@contextlib.contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """Temporarily put ``module`` in eval mode (BN running stats, no dropout); restore every flag."""
+    flags = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+class MomentumContrast(nn.Module):
+    """An online encoder, its momentum copy and a queue: the part shared by MoCo v2 and ActCLR.
+
+    ``encoder`` follows ``actclr.models.Encoder`` (``feature_map``, ``pool``, ``projector``,
+    ``embed``, ``embed_dim``). ``encoder_k`` starts as a deep copy of ``encoder_q`` and never receives gradients (exclude it
+    from the optimizer: ``[p for p in method.parameters() if p.requires_grad]``). ``forward`` is
+    ``training_step`` so that a DDP-wrapped method is called as ``ddp(x, epoch, g)``; the step
+    returns ``(loss, logs)`` and never calls backward.
+    """
+
+    def __init__(self, encoder: nn.Module, augmenter, *, stream: str, queue_size: int,
+                 momentum: float, bn_splits: int) -> None:
+        super().__init__()
+        self.encoder_q = encoder
+        self.encoder_k = copy.deepcopy(encoder).requires_grad_(False)
+        self.queue = Queue(encoder.embed_dim, queue_size)
+        self.augmenter = augmenter
+        self.stream = stream
+        self.momentum = momentum
+        self.bn_splits = bn_splits
+
+    def forward(self, x: Tensor, epoch: int, g: torch.Generator) -> tuple[Tensor, dict[str, float]]:
+        return self.training_step(x, epoch, g)
+
+    def training_step(self, x: Tensor, epoch: int, g: torch.Generator) -> tuple[Tensor, dict[str, float]]:
+        """One step on raw joint positions ``x (N, 3, T, V, M)``; ``epoch`` is 1-based."""
+        raise NotImplementedError
+
+    def view(self, name: str, x: Tensor, g: torch.Generator, epoch: int) -> Tensor:
+        """Augmented view ``name`` of joint positions, converted to the trained stream."""
+        return to_stream(self.augmenter.view(name, x, g, epoch), self.stream)
+
+    def query(self, x: Tensor) -> Tensor:
+        """L2-normalised online embedding ``(N, D)`` (with grad)."""
+        return F.normalize(self.encoder_q.embed(x), dim=1)
+
+    @torch.no_grad()
+    def init_from(self, warmup: "MomentumContrast") -> None:
+        """Start from a warm-up phase (spec section 4): both encoders take the warm-up *query*
+        encoder's weights (BN statistics included) and the queue is refilled with random keys.
+
+        Parameters are copied in place, so an optimizer built on this method stays valid (its
+        momentum buffers belong to the trainer, which should start a fresh optimizer).
+        """
+        state = warmup.encoder_q.state_dict()
+        self.encoder_q.load_state_dict(state)
+        self.encoder_k.load_state_dict(state)
+        self.queue.reset()
+
+
+def step_logs(values: dict[str, Tensor]) -> dict[str, float]:
+    """Detached scalar tensors -> floats with a single device synchronisation."""
+    stacked = torch.stack([v.detach().float().reshape(()) for v in values.values()])
+    return dict(zip(values, stacked.tolist()))

@@ -1,0 +1,27 @@
+"""Typed method settings read from (and written back to) YAML-style config mappings."""
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from typing import Any, Mapping, TypeVar
+
+O = TypeVar("O", bound="MethodOptions")
+
+
+class MethodOptions:
+    """Mixin for frozen dataclasses of method settings; ``METHOD`` names the method in errors."""
+
+    METHOD = "method"
+
+    @classmethod
+    def from_config(cls: type[O], cfg: Mapping[str, Any]) -> O:
+        """Options from a config mapping: ``name`` is ignored, lists become tuples and an
+        unknown key is an error naming it."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(cfg) - known - {"name"}
+        if unknown:
+            raise ValueError(f"unknown {cls.METHOD} method options {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k != "name"})
+
+    def to_config(self) -> dict[str, Any]:
+        """Plain YAML-friendly dict (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

@@ -1,0 +1,32 @@
+"""Skeleton encoders: ST-GCN backbone, heads and the encoder wrapper."""
+from __future__ import annotations
+
+from actclr.models.encoder import Encoder, from_official
+from actclr.models.heads import LinearClassifier, Projector
+from actclr.models.init import init_weights
+from actclr.models.stgcn import STGCN
+
+#: Encoder options (the ``model`` config section). ``partition``: ``official`` (ST-GCN code,
+#: default) or ``true`` (ST-GCN paper), see :func:`actclr.models.graph.spatial_partition`.
+DEFAULTS = {"in_channels": 3, "hidden_channels": 16, "out_channels": 256, "dropout": 0.5,
+            "edge_importance": True, "partition": "official",
+            "projector": {"hidden_dim": 256, "out_dim": 128}}
+
+
+def build_encoder(cfg: dict | None = None) -> Encoder:
+    """Encoder from a config dict (keys of ``DEFAULTS``; ``projector: null`` for none), with the
+    official initialisation."""
+    cfg = {**DEFAULTS, **(cfg or {})}
+    unknown = set(cfg) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown encoder option(s): {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    backbone = STGCN(in_channels=cfg["in_channels"], hidden_channels=cfg["hidden_channels"],
+                     out_channels=cfg["out_channels"], dropout=cfg["dropout"],
+                     edge_importance=cfg["edge_importance"], partition=cfg["partition"])
+    head = cfg["projector"]
+    projector = None if head is None else Projector(cfg["out_channels"], head["hidden_dim"], head["out_dim"])
+    return Encoder(backbone, projector)
+
+
+__all__ = ["DEFAULTS", "Encoder", "LinearClassifier", "Projector", "STGCN", "build_encoder",
+           "from_official", "init_weights"]

@@ -1,0 +1,177 @@
+"""ST-GCN backbone (Yan et al. 2018) as configured by AimCLR/ActCLR, computed in a CPU-friendly way.
+
+The function and the parameters are those of the official ``net/st_gcn.py`` (spec section 3);
+only the evaluation order and memory layout differ:
+
+* Activations stay channels-last (``(B, T, V, C)`` in memory; logically ``(B, C, T, V)``), the
+  layout oneDNN convolutions and batch norm run fastest in, so no permute copies happen between
+  the graph, convolution and normalisation steps.
+* The graph convolution aggregates over the K partition matrices *before* the 1x1 convolution
+  (both are linear, so ``sum_k (W_k x + b_k) A_k = sum_k W_k (x A_k) + b A``): one batched matmul
+  with the stacked ``(V*K, V)`` graph operator, then one matmul over ``(K*C_in)``. This needs
+  ``C_in`` rather than ``C_out`` channels of graph work and no ``(N, K, C, T, V)`` intermediate.
+* Dropout draws one random bit per element (64 per RNG call) when ``p = 0.5`` and is applied in
+  place together with the residual and the ReLU.
+
+State-dict layout (per block ``blocks.{i}``): ``gcn.weight (K*out, in, 1, 1)``, ``gcn.bias (K*out)``
+(the official 1x1 conv, output channel ``k * out + c``), ``edge_importance (K, V, V)``, ``bn1``,
+``tconv.weight (out, out, 9, 1)``, ``bn2``, and ``residual.0`` (1x1 conv) / ``residual.1`` (BN)
+in blocks with a projecting shortcut; plus ``data_bn`` (75 channels, index ``v * C + c``).
+:func:`official_key` maps official checkpoint names onto it.
+"""
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+
+from actclr.models.graph import spatial_partition
+from actclr.models.init import init_weights
+from actclr.skeleton import NUM_JOINTS
+
+#: Blocks 1-10: (output width as a multiple of ``hidden_channels``, or None for ``out_channels``;
+#: temporal stride). Spec section 3: 16,16,16,16,32,32,32,64,64,256 with strides at blocks 5 and 8.
+BLOCKS = ((1, 1), (1, 1), (1, 1), (1, 1), (2, 2), (2, 1), (2, 1), (4, 2), (4, 1), (None, 1))
+TEMPORAL_KERNEL = 9
+
+
+def dropout_mask(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Inverted-dropout multiplier for ``x``: ``1 / (1 - p)`` with probability ``1 - p``, else 0.
+
+    Same shape, dtype, device and strides as ``x`` (which must be dense, e.g. a fresh activation).
+    Drawn from the default generator of ``x.device``. For ``p = 0.5`` each element gets one bit of
+    a full-range 64-bit random integer (exactly Bernoulli(1/2), 64 elements per RNG draw);
+    otherwise ``uniform >= p``.
+    """
+    n = x.numel()
+    if p == 0.5:
+        words = torch.empty((n + 63) // 64, dtype=torch.int64, device=x.device).random_(-2**63, None)
+        bits = torch.tensor([1, 2, 4, 8, 16, 32, 64, 128], dtype=torch.uint8, device=x.device)
+        keep = words.view(torch.uint8).unsqueeze(-1).bitwise_and(bits).view(-1)[:n].ne(0)
+    else:
+        keep = torch.rand(n, device=x.device) >= p
+    scale = keep.to(x.dtype).mul_(1.0 / (1.0 - p))
+    return scale.as_strided(x.shape, x.stride())
+
+
+class GraphConv(nn.Conv2d):
+    """The official 1x1 conv to ``K * out`` channels plus aggregation over K partition matrices.
+
+    ``forward(x (B, C_in, T, V), a (K, V, V)) -> (B, C_out, T, V)`` (channels-last) with
+    ``out[b, c, t, w] = sum_k sum_v (conv(x)[b, k * C_out + c, t, v]) a[k, v, w]``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, num_subsets: int):
+        super().__init__(in_channels, out_channels * num_subsets, kernel_size=1)
+        self.num_subsets = num_subsets
+        self.out_features = out_channels
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:  # noqa: D102 (see class)
+        b, c_in, t, v = x.shape
+        k, c_out = self.num_subsets, self.out_features
+        rows = x.permute(0, 2, 3, 1).reshape(b * t, v, c_in)                # free if channels-last
+        graph = a.permute(2, 0, 1).reshape(v * k, v)                         # [w*K + k, v] = a[k, v, w]
+        gathered = torch.bmm(graph.expand(b * t, -1, -1), rows)             # (B*T, V*K, C_in)
+        weight = self.weight.view(k, c_out, c_in).transpose(1, 2).reshape(k * c_in, c_out)
+        bias = torch.einsum("kc,kw->wc", self.bias.view(k, c_out), a.sum(dim=1))  # (V, C_out)
+        out = torch.mm(gathered.view(b * t * v, k * c_in), weight).view(b, t, v, c_out).add_(bias)
+        return out.permute(0, 3, 1, 2)
+
+
+class STGCNBlock(nn.Module):
+    """Graph conv -> BN -> ReLU -> temporal conv (9x1, stride) -> BN -> dropout, + residual, ReLU.
+
+    ``(B, C_in, T, V) -> (B, C_out, ceil(T / stride), V)``, channels-last in and out.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, num_subsets: int, num_joints: int,
+                 stride: int = 1, residual: bool = True, dropout: float = 0.0,
+                 edge_importance: bool = True):
+        super().__init__()
+        self.gcn = GraphConv(in_channels, out_channels, num_subsets)
+        self.edge_importance = nn.Parameter(torch.ones(num_subsets, num_joints, num_joints),
+                                            requires_grad=edge_importance)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.tconv = nn.Conv2d(out_channels, out_channels, (TEMPORAL_KERNEL, 1), (stride, 1),
+                               (TEMPORAL_KERNEL // 2, 0))
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        if not residual:
+            self.residual = None
+        elif in_channels == out_channels and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, (stride, 1)),
+                                          nn.BatchNorm2d(out_channels))
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """``x (B, C_in, T, V)``, ``a (K, V, V)`` the partition matrices."""
+        h = self.gcn(x, a * self.edge_importance)
+        h = self.bn2(self.tconv(self.bn1(h).relu_()))
+        if self.training and self.dropout > 0:
+            h = h.mul_(dropout_mask(h, self.dropout))
+        if self.residual is not None:
+            h = h.add_(self.residual(x))
+        return h.relu_()
+
+
+class STGCN(nn.Module):
+    """``(N, C, T, V, M) -> (N, M, out_channels, T', V)`` feature map (``T' = 13`` for ``T = 50``).
+
+    Input BN over ``V * C`` channels with statistics over bodies and frames, then the ten blocks
+    of :data:`BLOCKS`; dropout is 0 in block 1 and ``dropout`` in blocks 2-10 (as the official
+    code, which passes the model's ``dropout`` to every block but the first).
+    ``edge_importance=False`` freezes the per-block masks at one (official
+    ``edge_importance_weighting: False``). ``partition`` selects :func:`spatial_partition`'s variant.
+    """
+
+    def __init__(self, in_channels: int = 3, hidden_channels: int = 16, out_channels: int = 256,
+                 num_joints: int = NUM_JOINTS, dropout: float = 0.5, edge_importance: bool = True,
+                 partition: str = "official"):
+        super().__init__()
+        if num_joints != NUM_JOINTS:
+            raise ValueError(f"the skeleton graph has {NUM_JOINTS} joints, got num_joints={num_joints}")
+        self.register_buffer("A", spatial_partition(partition), persistent=False)
+        self.in_channels, self.out_channels, self.num_joints = in_channels, out_channels, num_joints
+        self.data_bn = nn.BatchNorm1d(in_channels * num_joints)
+        blocks, width = [], in_channels
+        for index, (multiple, stride) in enumerate(BLOCKS):
+            out = out_channels if multiple is None else hidden_channels * multiple
+            blocks.append(STGCNBlock(width, out, self.A.shape[0], num_joints, stride=stride,
+                                     residual=index > 0, dropout=0.0 if index == 0 else dropout,
+                                     edge_importance=edge_importance))
+            width = out
+        self.blocks = nn.ModuleList(blocks)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 5 or x.shape[1] != self.in_channels or x.shape[3] != self.num_joints:
+            raise ValueError(f"STGCN expects (N, {self.in_channels}, T, {self.num_joints}, M), "
+                             f"got {tuple(x.shape)}")
+        n, c, t, v, m = x.shape
+        rows = x.permute(0, 4, 2, 3, 1).reshape(n * m * t, v * c)           # channel index v*C + c
+        h = self.data_bn(rows).view(n * m, t, v, c).permute(0, 3, 1, 2)      # (N*M, C, T, V), channels-last
+        for block in self.blocks:
+            h = block(h, self.A)
+        return h.view(n, m, *h.shape[1:])
+
+
+#: Official ``net/st_gcn.py`` parameter names -> this module's (spec section 0 sources).
+_OFFICIAL_NAMES = (
+    (r"st_gcn_networks\.(\d+)\.gcn\.conv\.(weight|bias)", r"blocks.\1.gcn.\2"),
+    (r"st_gcn_networks\.(\d+)\.tcn\.0\.(.+)", r"blocks.\1.bn1.\2"),
+    (r"st_gcn_networks\.(\d+)\.tcn\.2\.(.+)", r"blocks.\1.tconv.\2"),
+    (r"st_gcn_networks\.(\d+)\.tcn\.3\.(.+)", r"blocks.\1.bn2.\2"),
+    (r"st_gcn_networks\.(\d+)\.residual\.([01])\.(.+)", r"blocks.\1.residual.\2.\3"),
+    (r"edge_importance\.(\d+)", r"blocks.\1.edge_importance"),
+    (r"data_bn\.(.+)", r"data_bn.\1"),
+)
+
+
+def official_key(name: str) -> str:
+    """This backbone's state-dict key for an official ST-GCN key (``A`` has none: not stored)."""
+    for pattern, replacement in _OFFICIAL_NAMES:
+        if re.fullmatch(pattern, name):
+            return re.sub(pattern, replacement, name)
+    raise KeyError(f"not an official ST-GCN backbone parameter: {name!r}")

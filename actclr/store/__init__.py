@@ -1,0 +1,10 @@
+"""The prepared dataset directory (format in ``docs/data-format.md``): writers, reader and checks.
+
+Writers live in ``hdf5``, ``shards``, ``manifest``, ``average``, ``fingerprint``, ``checksums`` and
+``atomic``; ``actclr.pipelines.prepare`` orchestrates them.
+"""
+from actclr.store.fingerprint import compute_fingerprint
+from actclr.store.reader import PreparedDataset, open_dataset
+from actclr.store.verify import verify_dataset
+
+__all__ = ["PreparedDataset", "compute_fingerprint", "open_dataset", "verify_dataset"]

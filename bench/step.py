@@ -1,0 +1,208 @@
+"""Benchmark: one ActCLR training step on CPU, split into phases, against plain encoder passes.
+
+The method is not modified: the bench wraps the functions a step calls (views, AdaIN, mix,
+actionlet composite, actionlet masks, encoder passes, loss) with exclusive timers (a nested
+timed call is subtracted from its caller), then times ``loss.backward()`` and the optimizer step.
+Baselines in the same run and process:
+
+* ``encoder fwd+bwd``: one query-encoder forward + backward on the same batch (the cost of a
+  plain supervised/contrastive pass);
+* ``compute floor``: what any implementation of the official step must spend on the encoder,
+  3 forward+backward passes (three query branches) + 3 no-grad passes (key, two masks).
+
+    python bench/step.py [--batch 32] [--repeats 5] [--threads 2]
+"""
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from collections import defaultdict
+from contextlib import ExitStack
+from functools import wraps
+from pathlib import Path
+from typing import Callable
+from unittest import mock
+
+import click
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+import actclr.methods.actclr as actclr_module
+from actclr.engine.config import defaults, encoder_config
+from actclr.methods import build_method
+from actclr.models import build_encoder
+
+RESULTS = Path(__file__).resolve().parent / "results" / "step.json"
+#: Functions of ``actclr.methods.actclr`` timed as a phase (module attribute -> phase).
+MODULE_PHASES = {"actionlet_combine": "augmentation", "skeleton_adain": "augmentation",
+                 "skeleton_mix": "augmentation", "upsample_mask": "augmentation",
+                 "actionlet_mask": "actionlet", "safp_embedding": "no-grad forwards",
+                 "similarity_mining_loss": "loss"}
+
+
+#: Totals that are not phases of the method's forward part.
+OUTSIDE = ("step (forward part)", "backward", "optimizer")
+
+
+class PhaseTimer:
+    """Exclusive wall time per phase: time inside a nested timed call counts for the callee only."""
+
+    def __init__(self) -> None:
+        self.totals: dict = defaultdict(float)
+        self._stack: list = []  # [phase, start, time spent in nested calls]
+
+    def wrap(self, fn: Callable, phase: str | Callable[[], str]) -> Callable:
+        """``fn`` timed as ``phase`` (a name, or a function returning it at call time)."""
+        @wraps(fn)
+        def timed(*args, **kwargs):
+            self._stack.append([phase() if callable(phase) else phase, time.perf_counter(), 0.0])
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                name, start, nested = self._stack.pop()
+                elapsed = time.perf_counter() - start
+                self.totals[name] += elapsed - nested
+                if self._stack:
+                    self._stack[-1][2] += elapsed
+
+        return timed
+
+
+def make_batch(n: int, seed: int = 0) -> torch.Tensor:
+    """Smooth random skeleton sequences ``(N, 3, 50, 25, 2)``; every other second body empty."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 0.3, (n, 3, 1, 25, 2)) + np.cumsum(rng.normal(0, 0.01, (n, 3, 50, 25, 2)), axis=2)
+    x[1::2, :, :, :, 1] = 0
+    return torch.from_numpy(x.astype(np.float32))
+
+
+def _grad_phase() -> str:
+    """Query-encoder passes: with grad for the branches, without for the (official) masks."""
+    return "query forwards" if torch.is_grad_enabled() else "no-grad forwards"
+
+
+def instrument(method: torch.nn.Module, timer: PhaseTimer, stack: ExitStack) -> None:
+    """Wrap the method's phases with ``timer`` for the lifetime of ``stack``."""
+    for name, phase in MODULE_PHASES.items():
+        stack.enter_context(mock.patch.object(actclr_module, name, timer.wrap(getattr(actclr_module, name), phase)))
+    targets = [(method, "view", "augmentation"), (method, "query", "query forwards"),
+               (method.encoder_k, "feature_map", "no-grad forwards"),
+               (method.encoder_k, "embed", "no-grad forwards"),
+               (method.encoder_q, "feature_map", _grad_phase)]
+    for obj, attr, phase in targets:
+        stack.enter_context(mock.patch.object(obj, attr, timer.wrap(getattr(obj, attr), phase)))
+
+
+def actclr_step(method, optimizer, x: torch.Tensor, g: torch.Generator, timer: PhaseTimer) -> None:
+    """One full training step with its phases recorded in ``timer``."""
+    with ExitStack() as stack:
+        instrument(method, timer, stack)
+        start = time.perf_counter()
+        loss, _ = method.training_step(x, 1, g)
+        timer.totals["step (forward part)"] += time.perf_counter() - start
+    start = time.perf_counter()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    timer.totals["backward"] += time.perf_counter() - start
+    start = time.perf_counter()
+    optimizer.step()
+    timer.totals["optimizer"] += time.perf_counter() - start
+
+
+def encoder_pass(encoder: torch.nn.Module, x: torch.Tensor) -> None:
+    """One forward + backward of the query encoder (projector output, summed)."""
+    encoder.zero_grad(set_to_none=True)
+    encoder.embed(x).square().mean().backward()
+
+
+def compute_floor(encoder: torch.nn.Module, x: torch.Tensor) -> None:
+    """3 forward+backward + 3 no-grad forwards of the encoder: the official step's encoder work."""
+    for _ in range(3):
+        encoder_pass(encoder, x)
+    with torch.no_grad():
+        for _ in range(3):
+            encoder.feature_map(x)
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@click.command()
+@click.option("--batch", default=32, show_default=True, help="Sequences per step.")
+@click.option("--repeats", default=5, show_default=True, help="Timed steps (median) after one warm-up.")
+@click.option("--threads", default=2, show_default=True, help="torch.set_num_threads.")
+@click.option("--queue", default=4096, show_default=True, help="Queue size (official 65536).")
+def main(batch: int, repeats: int, threads: int, queue: int) -> None:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    cfg = defaults()
+    method_cfg = {**cfg["method"], "queue_size": queue, "topk": min(cfg["method"]["topk"], queue)}
+    x = make_batch(batch)
+    average_motion = x.mean(0)
+    method = build_method("actclr", method_cfg, lambda: build_encoder(encoder_config(cfg)),
+                          augmenter=cfg["augment"], average_motion=average_motion).train()
+    optimizer = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
+    g = torch.Generator().manual_seed(0)
+
+    actclr_step(method, optimizer, x, g, PhaseTimer())  # warm-up
+    timers, totals = [], []
+    for _ in range(repeats):
+        timer = PhaseTimer()
+        start = time.perf_counter()
+        actclr_step(method, optimizer, x, g, timer)
+        totals.append(time.perf_counter() - start)
+        timers.append(timer.totals)
+    step = statistics.median(totals)
+    phases = {}
+    for name in ("augmentation", "actionlet", "no-grad forwards", "query forwards", "loss"):
+        phases[name] = statistics.median(t.get(name, 0.0) for t in timers)
+    phases["other (forward part)"] = statistics.median(
+        t["step (forward part)"] - sum(v for k, v in t.items() if k not in OUTSIDE) for t in timers)
+    phases["backward"] = statistics.median(t["backward"] for t in timers)
+    phases["optimizer"] = statistics.median(t["optimizer"] for t in timers)
+
+    encoder = method.encoder_q
+    baseline = median_time(lambda: encoder_pass(encoder, x), repeats)
+    floor = median_time(lambda: compute_floor(encoder, x), repeats)
+
+    table = Table(title=f"ActCLR training step, CPU, batch {batch}, {threads} thread(s), queue {queue}")
+    for column in ("phase", "ms", "share of step", "x encoder fwd+bwd"):
+        table.add_column(column, justify="left" if column == "phase" else "right")
+    for name, seconds in phases.items():
+        table.add_row(name, f"{1e3 * seconds:.1f}", f"{100 * seconds / step:.0f}%", f"{seconds / baseline:.2f}")
+    table.add_section()
+    table.add_row("ActCLR step", f"{1e3 * step:.1f}", "100%", f"{step / baseline:.2f}")
+    table.add_row("compute floor (3 fwd+bwd + 3 no-grad)", f"{1e3 * floor:.1f}", "", f"{floor / baseline:.2f}")
+    table.add_row("encoder fwd+bwd (baseline)", f"{1e3 * baseline:.1f}", "", "1.00")
+    console = Console()
+    console.print(table)
+    console.print(f"ActCLR step / compute floor: {step / floor:.2f}  "
+                  f"(overhead beyond the encoder passes the official step needs)")
+
+    results = {
+        "batch": batch, "threads": threads, "repeats": repeats, "queue_size": queue,
+        "torch": torch.__version__, "platform": platform.platform(),
+        "step_ms": 1e3 * step, "baseline_encoder_fwd_bwd_ms": 1e3 * baseline,
+        "compute_floor_ms": 1e3 * floor,
+        "ratio_step_to_baseline": step / baseline, "ratio_step_to_floor": step / floor,
+        "ratio_floor_to_baseline": floor / baseline,
+        "phases_ms": {k: 1e3 * v for k, v in phases.items()},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    console.print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""``actclr-train pretrain``: self-supervised pretraining of a skeleton encoder (ActCLR, MoCo v2).
+
+Works unchanged as one process or under ``torchrun`` (``torchrun --nproc_per_node 4 -m
+actclr.cli.train pretrain ...``): every process runs this command with the same arguments.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from actclr.engine.config import ConfigError, build_config, list_recipes
+
+
+def _recipe_help() -> str:
+    names = list_recipes()
+    return "Recipe: a YAML path or a shipped recipe name" + (f" ({', '.join(names)})." if names else ".")
+
+
+@click.command("pretrain")
+@click.option("--data", required=True, help="Prepared dataset: directory, file:// or http(s):// URL.")
+@click.option("--benchmark", help="Benchmark of the dataset (xsub, xview, xset); default: the recipe's.")
+@click.option("--stream", type=click.Choice(["joint", "motion", "bone"]),
+              help="Input stream; default: the recipe's.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory (config, logs, checkpoints, encoder.pt).")
+@click.option("--config", "recipe", help=_recipe_help())
+@click.option("--epochs", type=click.IntRange(min=1), help="Epochs of the main phase (train.epochs).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Batch per device (data.batch_size).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Base learning rate (optim.lr).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="train.device (default auto).")
+@click.option("--seed", type=int, help="Base seed; rank r seeds its augmentation with seed + r.")
+@click.option("--resume", is_flag=True,
+              help="Continue from OUT/checkpoints/last.pt if it exists (else start a new run).")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Start from a checkpoint: a warm-up run's last.pt or an encoder.pt.")
+@click.option("--workers", type=click.IntRange(min=0), help="DataLoader workers per process.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override any config key, e.g. --set optim.weight_decay=5e-4 (repeatable).")
+def pretrain(data: str, benchmark: str | None, stream: str | None, out: Path, recipe: str | None,
+             epochs: int | None, batch_size: int | None, lr: float | None, device: str | None,
+             seed: int | None, resume: bool, init: Path | None, workers: int | None,
+             overrides: tuple) -> None:
+    """Pretrain an encoder on the training split of a prepared dataset.
+
+    Writes OUT/config.yaml (effective config), OUT/env.json, OUT/metrics.csv and .jsonl,
+    OUT/checkpoints/last.pt (+ epoch_XXXX.pt) and, at the end, OUT/encoder.pt.
+    """
+    saved = out / "config.yaml"
+    if recipe is None and resume and saved.is_file():
+        recipe = str(saved)  # continue with the run's own configuration
+    options = {"data.benchmark": benchmark, "data.stream": stream, "train.epochs": epochs,
+               "data.batch_size": batch_size, "optim.lr": lr, "train.device": device,
+               "train.seed": seed, "data.workers": workers}
+    try:
+        cfg = build_config(recipe, options, overrides)
+    except ConfigError as err:
+        raise click.UsageError(str(err)) from None
+    if init is not None and resume and (out / "checkpoints" / "last.pt").is_file():
+        raise click.UsageError("--init and --resume exclude each other once OUT has a checkpoint")
+
+    from actclr.engine.checkpoint import CheckpointError  # torch is imported only when training
+    from actclr.engine.run import RunDirError
+    from actclr.engine.trainer import SetupError, run_pretraining
+
+    try:
+        run_pretraining(cfg, data=data, run_dir=out, resume=resume, init=init)
+    except (RunDirError, CheckpointError, SetupError, FileNotFoundError) as err:
+        raise click.ClickException(str(err)) from None

@@ -1,0 +1,360 @@
+"""``actclr-data prepare``: raw files -> a prepared dataset directory (``docs/data-format.md``).
+
+1. Enumerate the raw inputs (``sources.find_sources``), sorted by key, and compare them with the
+   registry's expected counts (a warning: small trees are fine).
+2. Convert chunks of files (parse + profile) in a process pool; each chunk is saved atomically as
+   ``<out>/.partial/chunk-NNNNNN.npz`` together with the hash of its configuration, so an
+   interrupted run resumes by reusing the chunks whose hash matches.
+3. Stream the chunks in key order into ``skeletons.h5`` (and ``videos.h5`` for PKU-MMD),
+   accumulating the manifest and the average motions; only one chunk is in memory at a time
+   (plus a few dozen bytes of manifest per sample).
+4. Write ``manifest.parquet``, ``average_motion/*.npy`` and the shards (reading ``ready`` rows
+   back from the HDF5 file in each split's shuffled order).
+5. Checksums and fingerprint, then ``dataset.json`` LAST; finally ``.partial/`` is removed.
+
+Every file is written under a temporary name and renamed, so a directory without
+``dataset.json`` is never mistaken for a complete dataset.
+
+Bad input: a malformed file is recorded in ``bad`` (file, line, reason) and the rest is processed.
+The dataset is still written completely; the caller (the CLI) exits non-zero unless the user
+accepts the bad files with ``--skip-bad``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import shutil
+import zipfile
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+import actclr
+from actclr.profiles import DEFAULT_PROFILE, get_profile
+from actclr.registry import DatasetSpec, get_dataset
+from actclr.skeleton import NUM_BODIES, NUM_JOINTS
+from actclr.store.atomic import write_json, write_npy
+from actclr.store.average import MeanAccumulator
+from actclr.store.checksums import checksum_tree
+from actclr.store.fingerprint import compute_fingerprint
+from actclr.store.hdf5 import open_h5, skeleton_writer, video_writer
+from actclr.store.manifest import FORMAT_VERSION, SPLITS, ManifestBuilder, split_rows, write_manifest
+from actclr.store.partial import PARTIAL_DIR, ChunkResult, chunk_config, chunk_path, load_chunk
+
+from .convert import ChunkTask, run_chunk
+from .pkummd import CONVENTIONS
+from .report import benchmark_rules, class_counts, missing_lines, split_counts
+from .sources import Inventory, RawFile, VideoFiles, find_sources, missing_report
+
+#: Files per chunk: NTU files are small; a PKU-MMD video holds ~20 clips and thousands of frames.
+CHUNK_SIZE = {"ntu": 32, "pkummd": 4}
+OUTPUTS = ("dataset.json", "manifest.parquet", "skeletons.h5", "videos.h5", "shards", "average_motion")
+
+
+class PrepareError(Exception):
+    """A problem the user must fix (bad arguments, an output directory that is not ours)."""
+
+
+class PrepareInterrupted(RuntimeError):
+    """Raised by the ``_stop_after_chunks`` test hook to simulate an interruption."""
+
+
+class Reporter:
+    """Receives messages and progress from :func:`prepare_dataset`; this base class ignores them."""
+
+    def info(self, message: str) -> None:
+        """Something worth telling the user."""
+
+    def warn(self, message: str) -> None:
+        """Something the user should look at (missing files, skipped samples)."""
+
+    def progress(self, phase: str, done: int, total: int) -> None:
+        """``done`` of ``total`` units of ``phase`` (``convert``: chunks, ``shards``: samples)."""
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """The arguments of ``actclr-data prepare``."""
+
+    dataset: str
+    raw: tuple
+    out: Path
+    profile: str = DEFAULT_PROFILE
+    profile_params: dict = field(default_factory=dict)
+    workers: int = 1
+    shard_seed: int = 0
+    overwrite: bool = False
+    pkummd_convention: str = "aimclr"
+    chunk_size: int | None = None
+
+
+@dataclass
+class PrepareResult:
+    """``info`` is the written ``dataset.json``; ``reused``: the directory already held it."""
+
+    out: Path
+    info: dict
+    reused: bool = False
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _signatures(items: list) -> list:
+    """Per item, the names and sizes of its files (zip members: size and CRC), read without
+    opening the files: what a chunk's reuse and the ``source.digest`` are checked against."""
+    members: dict = {}
+
+    def sig(raw: RawFile) -> list:
+        if not raw.in_zip:
+            return [raw.name, (Path(raw.container) / raw.member).stat().st_size]
+        if raw.container not in members:
+            with zipfile.ZipFile(raw.container) as archive:
+                members[raw.container] = {i.filename: [i.file_size, i.CRC] for i in archive.infolist()}
+        return [raw.name, *members[raw.container][raw.member]]
+
+    return [[item.video, sig(item.skeleton), sig(item.labels)] if isinstance(item, VideoFiles) else sig(item)
+            for item in items]
+
+
+def _settings(options: PrepareOptions, spec: DatasetSpec, profile) -> dict:
+    """Everything besides the raw files that shapes a chunk's content."""
+    settings = {"format_version": FORMAT_VERSION, "toolkit_version": actclr.__version__, "dataset": spec.name,
+                "profile": {"name": profile.name, "params": profile.params}}
+    if spec.format == "pkummd":
+        settings["pkummd_convention"] = options.pkummd_convention
+    return settings
+
+
+def _plan(options: PrepareOptions, spec: DatasetSpec, settings: dict, items: list, signatures: list) -> list:
+    """Cut the (key-sorted) items into chunk tasks, each with its configuration hash."""
+    size = options.chunk_size or CHUNK_SIZE[spec.format]
+    tasks = []
+    for index, lo in enumerate(range(0, len(items), size)):
+        config = _digest({"settings": settings, "chunk_size": size, "items": signatures[lo:lo + size]})
+        tasks.append(ChunkTask(index=index, dataset=spec.name, profile=settings["profile"]["name"],
+                               profile_params=dict(options.profile_params), items=tuple(items[lo:lo + size]),
+                               config=config, path=str(chunk_path(options.out, index)),
+                               pkummd_convention=options.pkummd_convention))
+    return tasks
+
+
+def _claim_output(out: Path, config: str, overwrite: bool) -> dict | None:
+    """The existing ``dataset.json`` if ``out`` already holds this dataset; else make ``out`` ours.
+
+    Refuses (``PrepareError``) a directory holding another dataset or foreign files, unless
+    ``overwrite``. A directory with ``.partial/`` is an interrupted run and is resumed.
+    """
+    info_path = out / "dataset.json"
+    if info_path.is_file():
+        info = json.loads(info_path.read_text())
+        if info.get("config") == config:
+            shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)   # left if a run died after dataset.json
+            return info
+        if not overwrite:
+            raise PrepareError(f"{out} already holds a prepared dataset ({info.get('name')}, profile "
+                               f"{info.get('profile', {}).get('name')}) made with other settings or raw files; "
+                               "use --overwrite to replace it")
+        info_path.unlink()
+    elif out.is_dir() and not (out / PARTIAL_DIR).is_dir() and not overwrite \
+            and any(not p.name.startswith(".") for p in out.iterdir()):
+        raise PrepareError(f"{out} is not empty and holds no prepared dataset; choose another --out or use --overwrite")
+    (out / PARTIAL_DIR).mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def _clear_outputs(out: Path) -> None:
+    """Remove the outputs and temporary files of an earlier run (never ``.partial/`` chunks)."""
+    for name in OUTPUTS:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    for tmp in out.glob(".*.tmp-*"):
+        tmp.unlink()
+
+
+@contextmanager
+def _mapper(workers: int, jobs: int):
+    """``imap``-like function: a process pool for ``workers > 1``, else the builtin ``map``."""
+    if workers <= 1 or jobs <= 1:
+        yield map
+        return
+    with multiprocessing.get_context("spawn").Pool(min(workers, jobs)) as pool:
+        yield lambda fn, tasks: pool.imap(fn, tasks, chunksize=1)
+
+
+def _converted(tasks: list, workers: int, reporter: Reporter, stop_after: int | None) -> Iterator[ChunkResult]:
+    """Every chunk's result in order; chunks without a valid file are converted (in parallel)."""
+    pending = [t for t in tasks if chunk_config(t.path) != t.config]
+    if len(pending) < len(tasks):
+        reporter.info(f"resuming: {len(tasks) - len(pending)} of {len(tasks)} chunks reused from {PARTIAL_DIR}/")
+    todo = {t.index for t in pending}
+    with _mapper(workers, len(pending)) as imap:
+        results = imap(run_chunk, pending)
+        computed = 0
+        for task in tasks:
+            if task.index in todo:
+                next(results)
+                computed += 1
+                if stop_after is not None and computed >= stop_after:
+                    raise PrepareInterrupted(f"stopped after {computed} chunks (test hook)")
+            chunk = load_chunk(task.path, task.config)
+            if chunk is None:                # damaged since it was validated: convert it again here
+                run_chunk(task)
+                chunk = load_chunk(task.path, task.config)
+            yield chunk
+
+
+def _check_order(keys: list, last: str, path: str) -> None:
+    if any(a >= b for a, b in zip([last] + keys, keys)):
+        raise RuntimeError(f"{path}: sample keys are not strictly increasing after {last!r}; "
+                           "the raw files were not enumerated in key order")
+
+
+def _write_arrays(out: Path, spec: DatasetSpec, profile: dict, ready_shape: tuple, chunks: Iterable,
+                  total: int, reporter: Reporter):
+    """Append the chunks to the HDF5 files; returns ``(manifest table, averages, bad, skipped)``."""
+    manifest = ManifestBuilder(spec, profile)
+    sums = {b: MeanAccumulator(ready_shape) for b in spec.benchmarks}
+    bad, skipped, last = [], [], ""
+    reporter.progress("convert", 0, total)
+    with ExitStack() as stack:
+        writer = stack.enter_context(skeleton_writer(out / "skeletons.h5", spec.name, profile, ready_shape))
+        videos = stack.enter_context(video_writer(out / "videos.h5", spec.name)) if spec.format == "pkummd" else None
+        for done, chunk in enumerate(chunks, 1):
+            keys = [row["key"] for row in chunk.rows]
+            _check_order(keys, last, str(chunk_path(out, done - 1)))
+            last = keys[-1] if keys else last
+            batch = manifest.add(chunk.rows)
+            writer.append(chunk.frames, chunk.lengths, chunk.ready, [row["label"] for row in chunk.rows], keys)
+            for b, acc in sums.items():
+                acc.add(chunk.ready[batch.column(b).to_numpy(zero_copy_only=False) == "train"])
+            if videos is not None:
+                videos.append(chunk.video_frames, chunk.video_lengths, chunk.video_labels, chunk.video_names)
+            bad += chunk.bad
+            skipped += chunk.skipped
+            reporter.progress("convert", done, total)
+        averages = {b: acc.mean() for b, acc in sums.items()}
+        for b, mean in averages.items():
+            writer.set_average(b, mean)
+    return manifest.table(), averages, bad, skipped
+
+
+def _write_shards(out: Path, table, benchmarks: list, seed: int, reporter: Reporter) -> None:
+    """All benchmark splits as shuffled WebDataset shards, ``ready`` rows read back from the h5."""
+    from actclr.store.shards import JSON_FIELDS, make_sample, shuffled_rows, write_split  # imports torch
+
+    columns = {name: table.column(name).to_pylist() for name in JSON_FIELDS}
+    orders = {(b, s): shuffled_rows(split_rows(table, b, s), seed) for b in benchmarks for s in SPLITS}
+    total, done = sum(len(order) for order in orders.values()), 0
+    with open_h5(out / "skeletons.h5") as f:
+        ready = f["ready"]
+
+        def samples(order: np.ndarray) -> Iterator[dict]:
+            nonlocal done
+            for i in order.tolist():
+                yield make_sample({name: columns[name][i] for name in JSON_FIELDS}, i, ready[i])
+                done += 1
+                if done % 256 == 0 or done == total:
+                    reporter.progress("shards", done, total)
+
+        for (b, split), order in orders.items():
+            write_split(out / "shards" / b, b, split, samples(order), len(order), seed)
+
+
+def _report_inventory(inventory: Inventory, missing: dict, reporter: Reporter) -> list:
+    """Warn about raw files that will not become samples; returns their ``skipped`` entries."""
+    for line in missing_lines(missing):
+        reporter.warn(line)
+    if inventory.skipped:
+        reporter.info(f"{len(inventory.skipped)} files on the official missing list skipped")
+    others = inventory.unknown + inventory.unpaired + inventory.duplicates
+    for entry in others:
+        reporter.warn(f"ignored {entry['file']}: {entry['reason']}")
+    return inventory.skipped + others
+
+
+def _dataset_info(spec: DatasetSpec, profile: dict, table, options: PrepareOptions, config: str,
+                  source: dict, skipped: list, bad: list, missing: dict) -> dict:
+    """``dataset.json`` without ``files`` and ``fingerprint``."""
+    return {
+        "name": spec.name, "title": spec.title, "format_version": FORMAT_VERSION,
+        "toolkit_version": actclr.__version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "profile": profile, "num_samples": table.num_rows, "num_classes": spec.num_classes,
+        "class_names": list(spec.class_names), "counts": split_counts(table, spec),
+        "per_class": class_counts(table, spec), "benchmarks": benchmark_rules(spec),
+        "skipped": skipped, "bad": bad, "missing": missing, "shard_seed": options.shard_seed,
+        "config": config, "source": source,
+    }
+
+
+def prepare_dataset(options: PrepareOptions, reporter: Reporter | None = None, *,
+                    _stop_after_chunks: int | None = None) -> PrepareResult:
+    """Build (or resume, or find complete) the prepared dataset described by ``options``.
+
+    ``_stop_after_chunks`` (tests only) raises :class:`PrepareInterrupted` once that many chunks
+    were converted in this call, leaving the directory as an interrupted run would.
+    """
+    reporter = reporter or Reporter()
+    spec = get_dataset(options.dataset)
+    if options.pkummd_convention not in CONVENTIONS:
+        raise PrepareError(f"unknown PKU-MMD convention {options.pkummd_convention!r}; choose from {CONVENTIONS}")
+    try:
+        profile = get_profile(options.profile, **options.profile_params)
+    except ValueError as error:
+        raise PrepareError(str(error)) from None
+    profile_info = {"name": profile.name, "params": profile.params}
+    out = Path(options.out)
+
+    try:
+        inventory = find_sources(spec.name, list(options.raw))
+    except FileNotFoundError as error:
+        raise PrepareError(str(error)) from None
+    if not inventory.files:
+        raise PrepareError(f"no {spec.title} files found in {', '.join(map(str, options.raw))}")
+    missing = missing_report(spec.name, inventory.found)
+    signatures = _signatures(inventory.files)
+    settings = _settings(options, spec, profile)
+    source = {"files": len(inventory.files), "digest": _digest(signatures), "inventory": inventory.summary(),
+              **({"pkummd_convention": options.pkummd_convention} if spec.format == "pkummd" else {})}
+    config = _digest({"settings": settings, "shard_seed": options.shard_seed, "source": source["digest"]})
+
+    existing = _claim_output(out, config, options.overwrite)
+    if existing is not None:
+        reporter.info(f"{out} already holds this dataset (same settings and raw files); nothing to do")
+        return PrepareResult(out=out, info=existing, reused=True)
+    skipped = _report_inventory(inventory, missing, reporter)
+
+    tasks = _plan(options, spec, settings, inventory.files, signatures)
+    reporter.info(f"{len(inventory.files)} raw items in {len(tasks)} chunks, {options.workers} worker(s)")
+    _clear_outputs(out)
+    chunks = _converted(tasks, options.workers, reporter, _stop_after_chunks)
+    ready_shape = (3, profile.frames, NUM_JOINTS, NUM_BODIES)
+    table, averages, bad, chunk_skipped = _write_arrays(out, spec, profile_info, ready_shape, chunks, len(tasks),
+                                                        reporter)
+    skipped += chunk_skipped
+    for entry in chunk_skipped:
+        reporter.warn(f"skipped {entry['file']}: {entry['reason']}")
+    for b, mean in averages.items():
+        write_npy(out / "average_motion" / f"{b}.npy", mean)
+    write_manifest(out / "manifest.parquet", table)
+    _write_shards(out, table, list(spec.benchmarks), options.shard_seed, reporter)
+
+    reporter.progress("checksums", 0, 1)
+    info = _dataset_info(spec, profile_info, table, options, config, source, skipped, bad, missing)
+    info["files"] = checksum_tree(out)
+    reporter.progress("checksums", 1, 1)
+    reporter.progress("fingerprint", 0, 1)
+    info["fingerprint"] = compute_fingerprint(out)
+    reporter.progress("fingerprint", 1, 1)
+    write_json(out / "dataset.json", info)
+    shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
+    return PrepareResult(out=out, info=info)

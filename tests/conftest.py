@@ -1,0 +1,21 @@
+"""Shared fixtures.
+
+``synth_dataset``: a tiny prepared NTU-60-format dataset made by the real pipeline (synthetic raw
+``.skeleton`` files from ``actclr.synth``, then ``actclr-data prepare``): 10 classes x 12 samples,
+built once per test session (a few seconds). Its x-view training split has two shards (DDP tests).
+"""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def synth_dataset(tmp_path_factory):
+    """Path of the prepared synthetic dataset (read-only: copy it before modifying)."""
+    from actclr.pipelines.prepare import PrepareOptions, prepare_dataset
+    from actclr.synth import generate
+
+    root = tmp_path_factory.mktemp("synth")
+    generate(root / "raw", "ntu60", classes=10, per_class=12, seed=0)
+    result = prepare_dataset(PrepareOptions("ntu60", (root / "raw",), root / "prepared"))
+    return result.out

@@ -1,0 +1,43 @@
+"""MoCo v2 warm-up step on CPU with a tiny real encoder."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from actclr.methods import MoCoV2
+from methods_helpers import assert_only_query_gradients, batch, fixed_teacher_losses, make
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("extreme_loss", ["ddm", "infonce", "none"])
+def test_step_returns_finite_loss_and_grads_on_query_only(extreme_loss):
+    method = make("mocov2", extreme_loss=extreme_loss)
+    assert isinstance(method, MoCoV2)
+    loss, logs = method(batch(), 1, torch.Generator().manual_seed(0))
+    assert math.isfinite(loss.item()) and 0.0 <= logs["top1_positive"] <= 1.0
+    extra = {f"loss_extreme_{extreme_loss}"} if extreme_loss != "none" else set()
+    assert set(logs) == {"loss", "loss_infonce", "top1_positive"} | extra
+    assert logs["loss"] == pytest.approx(sum(logs[k] for k in logs if k.startswith("loss_")), rel=1e-5)
+    assert int(method.queue.ptr) == 4
+    loss.backward()
+    assert_only_query_gradients(method)
+
+
+def test_a_few_steps_on_a_fixed_batch_lower_the_loss():
+    losses = fixed_teacher_losses(make("mocov2"), batch(), steps=4)
+    assert losses[-1] < losses[0], losses
+
+
+def test_bn_splits_key_forward_runs():
+    method = make("mocov2", bn_splits=2, extreme_loss="none")
+    loss, _ = method.training_step(batch(), 1, torch.Generator().manual_seed(0))
+    assert math.isfinite(loss.item())

@@ -1,0 +1,127 @@
+"""``actclr-train pretrain`` on the synthetic dataset: outputs, learning, exact resume, phases, errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+from actclr.cli.train import cli
+from actclr.engine.checkpoint import load_checkpoint
+from actclr.engine.config import build_config, encoder_config
+from actclr.models import build_encoder
+
+DEMO = "actclr_synth-xsub_joint_1xcpu_demo"
+#: Two steps of 4 sequences per epoch (resampled mode), to keep the tests fast on a shared CPU.
+FAST = ("--batch-size", "4", "--set", "data.mode=resampled", "--set", "data.samples_per_epoch=8")
+
+
+def pretrain(data, out, *args: str):
+    """Run the command in-process; fail the test with its output if it fails."""
+    result = CliRunner().invoke(cli, ["pretrain", "--data", str(data), "--out", str(out),
+                                      "--config", DEMO, *FAST, *args])
+    if result.exit_code != 0:
+        raise AssertionError(f"exit {result.exit_code}: {result.output}\n{result.exception!r}")
+    return result
+
+
+def trained_state(run) -> dict:
+    return load_checkpoint(run / "checkpoints" / "last.pt")["method"]
+
+
+@pytest.fixture(scope="module")
+def four_epochs(synth_dataset, tmp_path_factory):
+    """An uninterrupted 4-epoch demo run."""
+    run = tmp_path_factory.mktemp("runs") / "four"
+    pretrain(synth_dataset, run, "--epochs", "4")
+    return run
+
+
+def test_short_cpu_run_lowers_the_loss_and_writes_the_run_directory(synth_dataset, four_epochs):
+    rows = [json.loads(line) for line in (four_epochs / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+    assert rows[-1]["loss"] < rows[0]["loss"]
+    assert all(r["samples_per_s"] > 0 and r["lr"] == 0.05 for r in rows)
+    assert "knn_top1@5" in rows[1] and "knn_top1@5" not in rows[0]  # monitor every 2 epochs
+    assert 0 <= rows[0]["actionlet_key"] <= 1
+    header = (four_epochs / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"epoch", "loss", "lr", "samples_per_s", "epoch_time_s", "knn_top1@5"} <= set(header)
+
+    saved = yaml.safe_load((four_epochs / "config.yaml").read_text())
+    expected = build_config(DEMO, {"train.epochs": 4, "data.batch_size": 4},
+                            ["data.mode=resampled", "data.samples_per_epoch=8"])
+    assert saved == json.loads(json.dumps(expected))
+    env = json.loads((four_epochs / "env.json").read_text())
+    info = json.loads((synth_dataset / "dataset.json").read_text())
+    assert env["world_size"] == 1 and env["effective_batch_size"] == 4 and env["device"] == "cpu"
+    assert env["dataset"]["fingerprint"] == info["fingerprint"] and env["dataset"]["profile"] == info["profile"]
+    assert env["versions"]["torch"] == torch.__version__
+
+    last = load_checkpoint(four_epochs / "checkpoints" / "last.pt")
+    assert last["epoch"] == 4 and last["phase"] == "main" and int(last["method"]["queue.ptr"]) > 0
+    assert (four_epochs / "checkpoints" / "epoch_0004.pt").is_file()  # the final epoch is kept
+    exported = load_checkpoint(four_epochs / "encoder.pt")
+    assert exported["stream"] == "joint" and exported["model"] == encoder_config(expected)
+    encoder = build_encoder(exported["model"])
+    encoder.load_state_dict(exported["encoder"])
+    for key, value in encoder.state_dict().items():
+        assert torch.equal(value, last["method"][f"encoder_q.{key}"])
+
+
+def test_interrupted_run_resumes_to_the_same_weights(synth_dataset, four_epochs, tmp_path):
+    run = tmp_path / "resumed"
+    pretrain(synth_dataset, run, "--epochs", "2")
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 2
+    pretrain(synth_dataset, run, "--epochs", "4", "--resume")
+    resumed, straight = trained_state(run), trained_state(four_epochs)
+    assert resumed.keys() == straight.keys()
+    different = [k for k in straight if not torch.equal(resumed[k], straight[k])]
+    assert not different, f"state differs after resume: {different[:5]}"
+    epochs = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3, 4]
+    assert len(json.loads((run / "env.json").read_text())["resumed"]) == 1
+
+
+def test_warmup_phase_then_actclr_and_init_from_an_encoder(synth_dataset, four_epochs, tmp_path):
+    run = tmp_path / "two_phase"
+    pretrain(synth_dataset, run, "--epochs", "1", "--set", "warmup.epochs=1",
+             "--set", "warmup.method.name=mocov2", "--set", "warmup.method.queue_size=128",
+             "--set", "monitor.every=0")
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["epoch"], r["phase"], r["phase_epoch"]) for r in rows] == [(1, "warmup", 1), (2, "main", 1)]
+    assert "loss_infonce" in rows[0] and "loss_b1" in rows[1]
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["method_name"] == "actclr"
+
+    from actclr.engine.dist import init_distributed
+    from actclr.engine.trainer import Trainer, unwrap
+    from actclr.store import open_dataset
+
+    trainer = Trainer(build_config(DEMO), open_dataset(synth_dataset), tmp_path / "init", init_distributed("cpu"))
+    trainer.setup_phase(trainer.phases[0])
+    trainer.initialise_from(four_epochs / "encoder.pt")
+    source = load_checkpoint(four_epochs / "encoder.pt")["encoder"]
+    method = unwrap(trainer.model)
+    for encoder in (method.encoder_q, method.encoder_k):
+        assert all(torch.equal(v, source[k]) for k, v in encoder.state_dict().items())
+
+
+def test_cli_errors(synth_dataset, four_epochs, tmp_path):
+    runner = CliRunner()
+    base = ["pretrain", "--data", str(synth_dataset), "--config", DEMO]
+    taken = runner.invoke(cli, base + ["--out", str(four_epochs)])
+    assert taken.exit_code == 1 and "pass --resume" in taken.output
+    bad = runner.invoke(cli, base + ["--out", str(tmp_path / "x"), "--set", "optim.lrr=1"])
+    assert bad.exit_code == 2 and "unknown key 'optim.lrr'" in bad.output
+    missing = runner.invoke(cli, base + ["--out", str(tmp_path / "y"), "--benchmark", "xset", "--epochs", "1"])
+    assert missing.exit_code == 1 and "no benchmark 'xset'" in missing.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_module_entry_point_for_torchrun():
+    out = subprocess.run([sys.executable, "-m", "actclr.cli.train", "pretrain", "--help"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "--resume" in out.stdout and "--set" in out.stdout

@@ -1,0 +1,147 @@
+"""The synthetic generator: real formats that parse back, ground truth that holds, determinism,
+benchmark coverage, and the CLI."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from actclr import registry
+from actclr.cli.data import cli
+from actclr.pipelines.ntu import parse_ntu
+from actclr.pipelines.pkummd import parse_pkummd_labels, parse_pkummd_skeleton, pkummd_clips
+from actclr.pipelines.sources import find_sources
+from actclr.synth import generate
+
+#: NTU60 classes: arm, elbow, bow, nod head, squat, wave, and the two-person class A058.
+NTU_CLASSES = [0, 4, 12, 15, 22, 26, 57]
+
+
+@pytest.fixture(scope="module")
+def ntu60(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synth") / "ntu60"
+    generate(out, "ntu60", classes=NTU_CLASSES, per_class=5, seed=7)
+    return out
+
+
+def _ground_truth(root: Path) -> dict:
+    return json.loads((root / "ground_truth.json").read_text())
+
+
+def _ntu_samples(root: Path, dataset: str = "ntu60") -> dict:
+    return {f.name[:-9]: (parse_ntu(data := f.read_bytes(), f.location), data) for f in find_sources(dataset, [root]).files}
+
+
+def test_ntu_files_parse_back_with_their_ground_truth(ntu60):
+    truth = _ground_truth(ntu60)
+    samples = _ntu_samples(ntu60)
+    assert truth["dataset"] == "ntu60" and sorted(map(int, truth["classes"])) == NTU_CLASSES
+    assert len(samples) == len(NTU_CLASSES) * 5 + len(truth["empty_files"])
+    assert {name for name, (raw, _) in samples.items() if raw.is_empty} == set(truth["empty_files"])
+    assert len({samples[n][0].meta["label"] for n in truth["empty_files"]}) == len(truth["empty_files"]) >= 1
+    endings = {b"\r\n" in data for _, data in samples.values()}
+    assert endings == {True, False}                                          # CRLF and LF files
+    for name, (raw, _) in samples.items():
+        if raw.is_empty:
+            continue
+        info = truth["classes"][str(raw.meta["label"])]
+        assert 30 <= raw.num_frames <= 150
+        assert raw.body_ids[raw.body_ids != 0].min() >= 72057594037931101       # 17-digit Kinect-like IDs
+        people = raw.num_bodies - (name in truth["spurious_body_files"])
+        assert people == (2 if info["two_person"] else 1)
+        z = raw.xyz[..., 2][raw.body_ids != 0]
+        assert 1.5 < z.min() and z.max() < 5.5                                # metres in front of the camera
+
+
+def test_moving_joints_move_more_than_static_ones(ntu60):
+    truth = _ground_truth(ntu60)
+    for raw, _ in _ntu_samples(ntu60).values():
+        if raw.is_empty:
+            continue
+        moving = truth["classes"][str(raw.meta["label"])]["moving_joints"]
+        static = [j for j in range(1, 25) if j not in moving]
+        relative = raw.xyz[:, 0] - raw.xyz[:, 0, :1]                          # joints relative to the spine base
+        spread = relative.std(axis=0).mean(axis=1)
+        assert spread[moving].mean() > 1.3 * spread[static].mean(), (raw.key, spread[moving].mean(), spread[static].mean())
+
+
+def test_spurious_bodies_are_short_and_flat(ntu60):
+    truth = _ground_truth(ntu60)
+    samples = _ntu_samples(ntu60)
+    assert truth["spurious_body_files"]
+    for name in truth["spurious_body_files"]:
+        raw = samples[name][0]
+        ids, counts = np.unique(raw.body_ids[raw.body_ids != 0], return_counts=True)
+        short = ids[counts.argmin()]
+        assert counts.min() <= 8 and counts.max() == raw.num_frames
+        t, s = np.nonzero(raw.body_ids == short)
+        shape = raw.xyz[t, s]
+        assert np.ptp(shape[..., 0], axis=1).min() > 0.8 * np.ptp(shape[..., 1], axis=1).max()
+
+
+def test_every_benchmark_split_has_every_class(tmp_path):
+    generate(tmp_path, "ntu120", classes=[0, 57, 60, 105], per_class=2, seed=1, empty_rate=0, spurious_rate=0)
+    spec = registry.get_dataset("ntu120")
+    seen = {}
+    for raw, _ in _ntu_samples(tmp_path, "ntu120").values():
+        setups = range(1, 18) if raw.meta["label"] < 60 else range(18, 33)
+        assert raw.meta["setup"] in setups
+        for name, bench in spec.benchmarks.items():
+            seen.setdefault((name, raw.meta["label"]), set()).add(bench.split_of(raw.meta[bench.field]))
+    assert len(seen) == len(spec.benchmarks) * 4 and all(sides == {"train", "test"} for sides in seen.values())
+
+
+def _tree(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("dataset, archives", [("ntu60", True), ("pkummd1", False)])
+def test_same_seed_same_bytes(tmp_path, dataset, archives):
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        generate(tmp_path / name, dataset, classes=3, per_class=2, seed=seed, archives=archives)
+    a, b, c = (_tree(tmp_path / name) for name in "abc")
+    assert a == b and a != c
+    if archives:
+        assert list(a) == ["ground_truth.json", "nturgbd_skeletons_s001_to_s017.zip"]
+
+
+@pytest.mark.parametrize("dataset", ["pkummd1", "pkummd2"])
+def test_pkummd_videos_clips_and_splits(tmp_path, dataset):
+    spec = registry.get_dataset(dataset)
+    summary = generate(tmp_path, dataset, classes=13, per_class=3, seed=2, archives=dataset == "pkummd2")
+    truth = _ground_truth(tmp_path)
+    inventory = find_sources(dataset, [tmp_path])
+    assert len(inventory.files) == summary["videos"] and not inventory.unpaired and not inventory.unknown
+    seen, clips = {}, 0
+    for video in inventory.files:
+        xyz = parse_pkummd_skeleton(video.skeleton.read_bytes(), video.skeleton.location)
+        rows = parse_pkummd_labels(video.labels.read_bytes(), video.labels.location)
+        assert all(a.end < b.start for a, b in zip(rows, rows[1:]))          # idle frames between instances
+        for clip in pkummd_clips(xyz, rows, video.video, spec.raw["part"], label_file=video.labels.location):
+            clips += 1
+            assert 40 <= clip.num_frames <= 150
+            assert clip.num_bodies == (2 if truth["classes"][str(clip.meta["label"])]["two_person"] else 1)
+            for name, bench in spec.benchmarks.items():
+                seen.setdefault((name, clip.meta["label"]), set()).add(bench.split_of(clip.meta[bench.field]))
+    assert clips == 13 * 3 == summary["samples"]
+    assert len(seen) == len(spec.benchmarks) * 13 and all(sides == {"train", "test"} for sides in seen.values())
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="per_class"):
+        generate("/nonexistent/never", "ntu60", classes=2, per_class=1)
+    with pytest.raises(ValueError, match="classes"):
+        generate("/nonexistent/never", "pkummd1", classes=52)
+
+
+def test_cli_writes_and_refuses_a_non_empty_folder(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["synth", str(tmp_path / "raw"), "--dataset", "ntu60", "--classes", "2",
+                                 "--per-class", "2", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    assert "files" in result.output and len(list((tmp_path / "raw" / "nturgb+d_skeletons").iterdir())) == 5
+    again = runner.invoke(cli, ["synth", str(tmp_path / "raw"), "--classes", "2", "--per-class", "2"])
+    assert again.exit_code != 0 and "not empty" in again.output
