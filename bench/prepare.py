@@ -1,11 +1,11 @@
 """Benchmark: ``prepare`` throughput with 1 vs N workers, and peak memory for a small vs a larger input.
 
 Each measurement runs ``prepare_dataset`` in a fresh Python process (``--child`` mode of this
-script), which reports its wall time, its own peak RSS and the peak RSS of its pool workers. The
+script), which reports its wall time and the peak RSS of that (main) process; pool workers hold
+one chunk at a time by construction. The
 inputs are synthetic NTU60 trees (``actclr.synth``): ``--per-class`` files per class for the
 small tree and ``--scale`` times as many for the large one. The baseline is 1 worker (throughput)
-and the small tree (memory): peak RSS must not grow with the number of samples. CPU seconds (main
-process + workers) show the parallel overhead independently of how busy a shared machine is.
+and the small tree (memory): peak RSS must not grow with the number of samples.
 
     python bench/prepare.py [--per-class 4] [--scale 4] [--workers 2] [--repeats 2]
 """
@@ -36,11 +36,9 @@ def _child(raw: str, out: str, workers: int) -> None:
     result = prepare_dataset(PrepareOptions(dataset="ntu60", raw=(raw,), out=Path(out), workers=workers))
     seconds = time.perf_counter() - start
     kib = 1024 if sys.platform != "darwin" else 1024 * 1024
-    me, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({"seconds": seconds, "files": result.info["source"]["files"],
                       "samples": result.info["num_samples"],
-                      "cpu_seconds": me.ru_utime + me.ru_stime + workers.ru_utime + workers.ru_stime,
-                      "main_rss_mib": me.ru_maxrss / kib, "worker_rss_mib": workers.ru_maxrss / kib}))
+                      "main_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / kib}))
 
 
 def _measure(raw: Path, out: Path, workers: int, repeats: int) -> dict:
@@ -51,8 +49,7 @@ def _measure(raw: Path, out: Path, workers: int, repeats: int) -> dict:
                               check=True, capture_output=True, text=True)
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     best = min(runs, key=lambda r: r["seconds"])
-    return {**best, "main_rss_mib": max(r["main_rss_mib"] for r in runs),
-            "worker_rss_mib": max(r["worker_rss_mib"] for r in runs), "all_seconds": [r["seconds"] for r in runs]}
+    return {**best, "main_rss_mib": max(r["main_rss_mib"] for r in runs), "all_seconds": [r["seconds"] for r in runs]}
 
 
 @click.command()
@@ -79,13 +76,11 @@ def main(per_class: int, scale: int, workers: int, repeats: int, child) -> None:
                 runs[name] = _measure(tmp / raw, tmp / f"out-{raw}-{n}", n, repeats)
     base, par, large = runs.values()
     table = Table(title="actclr-data prepare (synthetic NTU60, stgcn50)")
-    for column in ("run", "raw files", "samples", "seconds", "files/s", "CPU s", "main peak RSS MiB",
-                   "worker peak RSS MiB"):
+    for column in ("run", "raw files", "samples", "seconds (best)", "files/s", "peak RSS MiB"):
         table.add_column(column, justify="left" if column == "run" else "right")
     for name, r in runs.items():
         table.add_row(name, str(r["files"]), str(r["samples"]), f"{r['seconds']:.2f}",
-                      f"{r['files'] / r['seconds']:.1f}", f"{r['cpu_seconds']:.1f}", f"{r['main_rss_mib']:.0f}",
-                      f"{r['worker_rss_mib']:.0f}")
+                      f"{r['files'] / r['seconds']:.1f}", f"{r['main_rss_mib']:.0f}")
     console.print(table)
     summary = {"speedup_workers": base["seconds"] / par["seconds"],
                "rss_ratio_large_vs_small": large["main_rss_mib"] / base["main_rss_mib"],

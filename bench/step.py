@@ -10,7 +10,7 @@ Baselines in the same run and process:
 * ``compute floor``: what any implementation of the official step must spend on the encoder,
   3 forward+backward passes (three query branches) + 3 no-grad passes (key, two masks).
 
-    python bench/step.py [--batch 32] [--repeats 5] [--threads 2]
+    python bench/step.py [--batch 32] [--repeats 3] [--threads 1]
 """
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ MODULE_PHASES = {"actionlet_combine": "augmentation", "skeleton_adain": "augment
                  "similarity_mining_loss": "loss"}
 
 
+#: Phases of the method's forward part, in table order.
+PHASES = ("augmentation", "actionlet", "no-grad forwards", "query forwards", "loss")
 #: Totals that are not phases of the method's forward part.
 OUTSIDE = ("step (forward part)", "backward", "optimizer")
 
@@ -128,20 +130,38 @@ def compute_floor(encoder: torch.nn.Module, x: torch.Tensor) -> None:
             encoder.feature_map(x)
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure(method, optimizer, x: torch.Tensor, g: torch.Generator, repeats: int) -> list:
+    """``repeats`` rounds of (baseline, ActCLR step with phases, compute floor), interleaved so
+    that the three see the same machine load; one warm-up round first."""
+    encoder = method.encoder_q
+    rounds = []
+    for _ in range(repeats + 1):
+        timer = PhaseTimer()
+        baseline = timed(lambda: encoder_pass(encoder, x))
+        step = timed(lambda: actclr_step(method, optimizer, x, g, timer))
+        floor = timed(lambda: compute_floor(encoder, x))
+        phases = {name: timer.totals.get(name, 0.0) for name in PHASES}
+        phases["other (forward part)"] = timer.totals["step (forward part)"] - sum(
+            v for k, v in timer.totals.items() if k not in OUTSIDE)
+        phases.update(backward=timer.totals["backward"], optimizer=timer.totals["optimizer"])
+        rounds.append({"baseline": baseline, "step": step, "floor": floor, "phases": phases})
+    return rounds[1:]
+
+
+def median(rounds: list, fn: Callable[[dict], float]) -> float:
+    return statistics.median(fn(r) for r in rounds)
 
 
 @click.command()
 @click.option("--batch", default=32, show_default=True, help="Sequences per step.")
-@click.option("--repeats", default=5, show_default=True, help="Timed steps (median) after one warm-up.")
-@click.option("--threads", default=2, show_default=True, help="torch.set_num_threads.")
+@click.option("--repeats", default=3, show_default=True, help="Timed rounds (median) after one warm-up round.")
+@click.option("--threads", default=1, show_default=True, help="torch.set_num_threads.")
 @click.option("--queue", default=4096, show_default=True, help="Queue size (official 65536).")
 def main(batch: int, repeats: int, threads: int, queue: int) -> None:
     torch.set_num_threads(threads)
@@ -149,56 +169,43 @@ def main(batch: int, repeats: int, threads: int, queue: int) -> None:
     cfg = defaults()
     method_cfg = {**cfg["method"], "queue_size": queue, "topk": min(cfg["method"]["topk"], queue)}
     x = make_batch(batch)
-    average_motion = x.mean(0)
     method = build_method("actclr", method_cfg, lambda: build_encoder(encoder_config(cfg)),
-                          augmenter=cfg["augment"], average_motion=average_motion).train()
+                          augmenter=cfg["augment"], average_motion=x.mean(0)).train()
     optimizer = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
-    g = torch.Generator().manual_seed(0)
+    rounds = measure(method, optimizer, x, torch.Generator().manual_seed(0), repeats)
 
-    actclr_step(method, optimizer, x, g, PhaseTimer())  # warm-up
-    timers, totals = [], []
-    for _ in range(repeats):
-        timer = PhaseTimer()
-        start = time.perf_counter()
-        actclr_step(method, optimizer, x, g, timer)
-        totals.append(time.perf_counter() - start)
-        timers.append(timer.totals)
-    step = statistics.median(totals)
-    phases = {}
-    for name in ("augmentation", "actionlet", "no-grad forwards", "query forwards", "loss"):
-        phases[name] = statistics.median(t.get(name, 0.0) for t in timers)
-    phases["other (forward part)"] = statistics.median(
-        t["step (forward part)"] - sum(v for k, v in t.items() if k not in OUTSIDE) for t in timers)
-    phases["backward"] = statistics.median(t["backward"] for t in timers)
-    phases["optimizer"] = statistics.median(t["optimizer"] for t in timers)
+    names = list(rounds[0]["phases"])
+    phase_ms = {n: 1e3 * median(rounds, lambda r: r["phases"][n]) for n in names}
+    phase_x = {n: median(rounds, lambda r: r["phases"][n] / r["baseline"]) for n in names}
+    step_ms, floor_ms, base_ms = (1e3 * median(rounds, lambda r: r[k]) for k in ("step", "floor", "baseline"))
+    encoder_work = ("no-grad forwards", "query forwards", "backward")
+    other_ms = sum(v for k, v in phase_ms.items() if k not in encoder_work)
+    ratios = {"step_to_baseline": median(rounds, lambda r: r["step"] / r["baseline"]),
+              "floor_to_baseline": median(rounds, lambda r: r["floor"] / r["baseline"]),
+              "step_to_floor": median(rounds, lambda r: r["step"] / r["floor"])}
 
-    encoder = method.encoder_q
-    baseline = median_time(lambda: encoder_pass(encoder, x), repeats)
-    floor = median_time(lambda: compute_floor(encoder, x), repeats)
-
-    table = Table(title=f"ActCLR training step, CPU, batch {batch}, {threads} thread(s), queue {queue}")
+    table = Table(title=f"ActCLR training step, CPU, batch {batch}, {threads} thread(s), queue {queue}, "
+                        f"median of {repeats}")
     for column in ("phase", "ms", "share of step", "x encoder fwd+bwd"):
         table.add_column(column, justify="left" if column == "phase" else "right")
-    for name, seconds in phases.items():
-        table.add_row(name, f"{1e3 * seconds:.1f}", f"{100 * seconds / step:.0f}%", f"{seconds / baseline:.2f}")
+    for name in names:
+        table.add_row(name, f"{phase_ms[name]:.1f}", f"{100 * phase_ms[name] / step_ms:.0f}%", f"{phase_x[name]:.2f}")
     table.add_section()
-    table.add_row("ActCLR step", f"{1e3 * step:.1f}", "100%", f"{step / baseline:.2f}")
-    table.add_row("compute floor (3 fwd+bwd + 3 no-grad)", f"{1e3 * floor:.1f}", "", f"{floor / baseline:.2f}")
-    table.add_row("encoder fwd+bwd (baseline)", f"{1e3 * baseline:.1f}", "", "1.00")
+    table.add_row("ActCLR step", f"{step_ms:.1f}", "100%", f"{ratios['step_to_baseline']:.2f}")
+    table.add_row("compute floor (3 fwd+bwd + 3 no-grad)", f"{floor_ms:.1f}", "", f"{ratios['floor_to_baseline']:.2f}")
+    table.add_row("encoder fwd+bwd (baseline)", f"{base_ms:.1f}", "", "1.00")
     console = Console()
     console.print(table)
-    console.print(f"ActCLR step / compute floor: {step / floor:.2f}  "
-                  f"(overhead beyond the encoder passes the official step needs)")
+    console.print(f"ActCLR step / compute floor: {ratios['step_to_floor']:.2f} "
+                  "(cost beyond the encoder passes any implementation of the official step needs)")
+    console.print(f"work outside encoder passes (augmentation, actionlet, loss, optimizer, other): "
+                  f"{other_ms:.0f} ms = {100 * other_ms / step_ms:.1f}% of the step")
 
-    results = {
-        "batch": batch, "threads": threads, "repeats": repeats, "queue_size": queue,
-        "torch": torch.__version__, "platform": platform.platform(),
-        "step_ms": 1e3 * step, "baseline_encoder_fwd_bwd_ms": 1e3 * baseline,
-        "compute_floor_ms": 1e3 * floor,
-        "ratio_step_to_baseline": step / baseline, "ratio_step_to_floor": step / floor,
-        "ratio_floor_to_baseline": floor / baseline,
-        "phases_ms": {k: 1e3 * v for k, v in phases.items()},
-    }
+    results = {"batch": batch, "threads": threads, "repeats": repeats, "queue_size": queue,
+               "torch": torch.__version__, "platform": platform.platform(),
+               "step_ms": step_ms, "baseline_encoder_fwd_bwd_ms": base_ms, "compute_floor_ms": floor_ms,
+               "ratios": ratios, "phases_ms": phase_ms, "phases_x_baseline": phase_x,
+               "non_encoder_ms": other_ms, "non_encoder_share": other_ms / step_ms}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     console.print(f"wrote {RESULTS}")

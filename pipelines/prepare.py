@@ -181,13 +181,24 @@ def _clear_outputs(out: Path) -> None:
         tmp.unlink()
 
 
+def _pool_context():
+    """Fresh worker processes that do not inherit the caller's threads (rich's refresh thread,
+    BLAS pools): ``forkserver`` where available, with the conversion code imported once in the
+    server so that each worker starts instantly; ``spawn`` elsewhere (Windows)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([run_chunk.__module__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 @contextmanager
 def _mapper(workers: int, jobs: int):
     """``imap``-like function: a process pool for ``workers > 1``, else the builtin ``map``."""
     if workers <= 1 or jobs <= 1:
         yield map
         return
-    with multiprocessing.get_context("spawn").Pool(min(workers, jobs)) as pool:
+    with _pool_context().Pool(min(workers, jobs)) as pool:
         yield lambda fn, tasks: pool.imap(fn, tasks, chunksize=1)
 
 

@@ -31,7 +31,7 @@ def benchmark_rules(spec: DatasetSpec) -> dict:
 
 
 def reason_kind(reason: str) -> str:
-    """A short category of a skip reason (the text before the first colon after the key)."""
+    """A short category of a skip reason: ``no skeleton``, ``profile <name>`` or the reason itself."""
     if "no skeleton" in reason:
         return "no skeleton"
     if reason.startswith("profile "):

@@ -18,7 +18,8 @@ def _blobs(n_per_class=20, classes=3, dim=8, seed=0):
 
 
 def test_official_recipes():
-    assert (LINEAR_RECIPE.lr, LINEAR_RECIPE.batch_size, LINEAR_RECIPE.epochs, LINEAR_RECIPE.milestones) == (24.0, 1024, 100, (80,))
+    official = (LINEAR_RECIPE.lr, LINEAR_RECIPE.batch_size, LINEAR_RECIPE.epochs, LINEAR_RECIPE.milestones)
+    assert official == (24.0, 1024, 100, (80,))
     assert LINEAR_RECIPE.momentum == 0.9 and LINEAR_RECIPE.weight_decay == 0.0
     assert FINETUNE_RECIPE.nesterov and FINETUNE_RECIPE.milestones == (10, 50) and FINETUNE_RECIPE.weight_decay == 1e-4
     assert LINEAR_RECIPE.with_epochs(20).milestones == (16,)
@@ -43,7 +44,8 @@ def test_probe_restores_the_epoch_selected_on_validation():
     best = max(fit.curve, key=lambda r: (r["val_top1"], -r["epoch"]))
     assert fit.selected_epoch == best["epoch"] < 6
     assert fit.selected_val_top1 == best["val_top1"]
-    short, _ = train_probe(x, y, 3, SGDRecipe(epochs=fit.selected_epoch, lr=1.0, batch_size=16, milestones=(5,)), seed=0)
+    shorter = SGDRecipe(epochs=fit.selected_epoch, lr=1.0, batch_size=16, milestones=(5,))
+    short, _ = train_probe(x, y, 3, shorter, seed=0)
     torch.testing.assert_close(head.weight, short.weight)  # the selected epoch's weights, not the last
 
 

@@ -50,10 +50,10 @@ def test_segment_command(pku_dataset, tiny, tmp_path):
     from actclr.store import open_dataset
 
     out = tmp_path / "seg"
-    result = CliRunner().invoke(cli, ["segment", "--data", str(pku_dataset), "--benchmark", "xview", "--checkpoint",
-                                      "random", "--model-config", tiny, "--out", str(out), "--window", "40", "--stride", "20",
-                                      "--epochs", "3", "--batch-size", "64", "--lr", "1.0", "--val-fraction", "0"],
-                                catch_exceptions=False)
+    args = ["segment", "--data", str(pku_dataset), "--benchmark", "xview", "--checkpoint", "random",
+            "--model-config", tiny, "--out", str(out), "--window", "40", "--stride", "20", "--epochs", "3",
+            "--batch-size", "64", "--lr", "1.0", "--val-fraction", "0"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"ACC", "MACC", "FWIoU", "mIoU"} <= set(metrics["headline"])

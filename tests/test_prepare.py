@@ -211,6 +211,14 @@ def test_synthetic_run_with_pool(synth_run, synth_raw):
     assert verify_dataset(out) == []
 
 
+def test_zip_archive_input_gives_the_same_dataset(synth_run, tmp_path):
+    generate(tmp_path / "zipped", "ntu60", classes=6, per_class=4, seed=0, archives=True)
+    assert list((tmp_path / "zipped").glob("*.zip"))
+    result = _prepare(tmp_path / "zipped", tmp_path / "out", chunk_size=4)
+    assert result.info["fingerprint"] == synth_run[1].info["fingerprint"]
+    assert ".zip/" in result.info["skipped"][0]["file"]
+
+
 def test_interrupted_prepare_resumes_to_identical_result(synth_run, synth_raw, tmp_path):
     reference = synth_run[1].info
     out = tmp_path / "resumed"

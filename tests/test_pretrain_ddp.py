@@ -10,6 +10,7 @@ import torch.multiprocessing as mp
 
 from actclr.engine.checkpoint import load_checkpoint
 from actclr.engine.config import build_config
+from test_pretrain_run import SMALL_MODEL
 
 WORLD = 2
 
@@ -38,7 +39,7 @@ def _rank_main(rank: int, port: int, cfg: dict, data: str, run_dir: str, out: st
 def test_two_gloo_ranks_train_to_identical_weights(synth_dataset, tmp_path):
     # x-view training split: 84 samples in 2 shards of 42, exact mode, batch 16 -> 2 steps per rank
     cfg = build_config("actclr_synth-xsub_joint_1xcpu_demo", {"data.benchmark": "xview", "train.epochs": 1,
-                                                              "data.batch_size": 16})
+                                                              "data.batch_size": 16}, SMALL_MODEL)
     mp.spawn(_rank_main, args=(_free_port(), cfg, str(synth_dataset), str(tmp_path / "run"), str(tmp_path)),
              nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]

@@ -16,8 +16,12 @@ from actclr.engine.config import build_config, encoder_config
 from actclr.models import build_encoder
 
 DEMO = "actclr_synth-xsub_joint_1xcpu_demo"
-#: Two steps of 4 sequences per epoch (resampled mode), to keep the tests fast on a shared CPU.
-FAST = ("--batch-size", "4", "--set", "data.mode=resampled", "--set", "data.samples_per_epoch=8")
+#: Two steps of 4 sequences per epoch (resampled mode) and a narrower ST-GCN (T stays 50), to keep
+#: the tests fast on a shared CPU; the engine does not depend on the model's width.
+SMALL_MODEL = ("model.hidden_channels=8", "model.out_channels=64", "model.projector={hidden_dim: 64, out_dim: 32}")
+OVERRIDES = ("data.mode=resampled", "data.samples_per_epoch=8") + SMALL_MODEL
+FAST = ("--batch-size", "4", *(arg for item in OVERRIDES for arg in ("--set", item)))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pretrain(data, out, *args: str):
@@ -34,7 +38,7 @@ def trained_state(run) -> dict:
 
 
 @pytest.fixture(scope="module")
-def four_epochs(synth_dataset, tmp_path_factory):
+def four_epochs(synth_dataset, one_torch_thread, tmp_path_factory):
     """An uninterrupted 4-epoch demo run."""
     run = tmp_path_factory.mktemp("runs") / "four"
     pretrain(synth_dataset, run, "--epochs", "4")
@@ -52,8 +56,7 @@ def test_short_cpu_run_lowers_the_loss_and_writes_the_run_directory(synth_datase
     assert {"epoch", "loss", "lr", "samples_per_s", "epoch_time_s", "knn_top1@5"} <= set(header)
 
     saved = yaml.safe_load((four_epochs / "config.yaml").read_text())
-    expected = build_config(DEMO, {"train.epochs": 4, "data.batch_size": 4},
-                            ["data.mode=resampled", "data.samples_per_epoch=8"])
+    expected = build_config(DEMO, {"train.epochs": 4, "data.batch_size": 4}, OVERRIDES)
     assert saved == json.loads(json.dumps(expected))
     env = json.loads((four_epochs / "env.json").read_text())
     info = json.loads((synth_dataset / "dataset.json").read_text())
@@ -100,7 +103,8 @@ def test_warmup_phase_then_actclr_and_init_from_an_encoder(synth_dataset, four_e
     from actclr.engine.trainer import Trainer, unwrap
     from actclr.store import open_dataset
 
-    trainer = Trainer(build_config(DEMO), open_dataset(synth_dataset), tmp_path / "init", init_distributed("cpu"))
+    cfg = build_config(DEMO, overrides=SMALL_MODEL)
+    trainer = Trainer(cfg, open_dataset(synth_dataset), tmp_path / "init", init_distributed("cpu"))
     trainer.setup_phase(trainer.phases[0])
     trainer.initialise_from(four_epochs / "encoder.pt")
     source = load_checkpoint(four_epochs / "encoder.pt")["encoder"]

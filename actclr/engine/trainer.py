@@ -20,6 +20,7 @@ import inspect
 import itertools
 import math
 import time
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,9 @@ def _ddp(module: nn.Module, env: DistEnv) -> DistributedDataParallel:
     kwargs = {"device_ids": [env.device.index]} if env.device.type == "cuda" else {}
     sync_kw = ("forward_sync_buffers" if "forward_sync_buffers" in
                inspect.signature(DistributedDataParallel).parameters else "broadcast_buffers")
+    # The 1x1 convolutions' weight gradients (C_out, C_in, 1, 1) come with arbitrary strides on
+    # their size-1 dimensions; DDP then warns once per process although the layout is equivalent.
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     return DistributedDataParallel(module, **kwargs, **{sync_kw: False})
 
 

@@ -9,7 +9,7 @@ official kNN monitor uses.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -44,22 +44,51 @@ def encode_batches(encoder: nn.Module, batches: Iterable[Tensor], stream: str, d
     return torch.cat(out)
 
 
+def h5_batches(h5_path: str | os.PathLike, rows: Sequence[int], device: torch.device, batch_size: int = 256,
+               workers: int = 0, keys: list | None = None) -> Iterator[Tensor]:
+    """Joint positions ``(n, 3, T, V, M)`` of ``skeletons.h5`` rows in ``rows`` order (keys appended
+    to ``keys`` if given). Labels travel with the loaded batches but are dropped here: evaluation
+    reads labels only through :func:`actclr.eval.holdout.labels_of`."""
+    loader = make_loader(H5Samples(h5_path, rows), device, batch_size=batch_size, num_workers=workers)
+    for batch in loader:
+        if keys is not None:
+            keys.extend(batch.keys)
+        yield batch.x
+
+
 def extract_features(encoder: nn.Module, h5_path: str | os.PathLike, rows: Sequence[int], *, stream: str,
                      device: torch.device, feature: str = "backbone", batch_size: int = 256,
                      workers: int = 0) -> tuple[Tensor, list]:
-    """``(features (N, D) float32 on the CPU, keys)`` of ``skeletons.h5`` rows, in ``rows`` order.
-
-    Labels travel with the loaded batches but are dropped here: evaluation reads labels only
-    through :func:`actclr.eval.holdout.labels_of`.
-    """
-    samples = H5Samples(h5_path, rows)
-    loader = make_loader(samples, device, batch_size=batch_size, num_workers=workers, shuffle=False)
+    """``(features (N, D) float32 on the CPU, keys)`` of ``skeletons.h5`` rows, in ``rows`` order."""
     keys: list = []
-
-    def tensors():
-        for batch in loader:
-            keys.extend(batch.keys)
-            yield batch.x
-
-    feats = encode_batches(encoder, tensors(), stream, device, feature)
+    feats = encode_batches(encoder, h5_batches(h5_path, rows, device, batch_size, workers, keys), stream, device,
+                           feature)
     return feats, keys
+
+
+@torch.no_grad()
+def calibrate_batchnorm(encoder: nn.Module, batches: Iterable[Tensor], stream: str, device: torch.device) -> int:
+    """Re-estimate every BatchNorm's running statistics on ``batches`` (un-augmented joint
+    positions); returns the number of BatchNorm layers.
+
+    The statistics become the plain average over the batches (``momentum=None``); only BatchNorm
+    runs in train mode (dropout stays off) and no weight changes. An untrained encoder needs
+    this: its running statistics are the initial mean 0 / variance 1, so in eval mode nothing
+    normalises its activations, which shrink layer after layer under the N(0, 0.02)
+    initialisation (pooled features ~1e-6), and a linear probe on them measures the scale, not
+    the representation.
+    """
+    norms = [m for m in encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    with eval_mode(encoder):
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None
+            m.train()
+        try:
+            for x in batches:
+                encoder(to_stream(to_device(x, device), stream))
+        finally:
+            for m, momentum in zip(norms, momenta):
+                m.momentum = momentum
+    return len(norms)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from actclr.data import H5Samples, make_loader, to_device
 from actclr.eval import holdout
-from actclr.eval.features import encode
+from actclr.eval.features import encode, h5_batches
 from actclr.eval.fit import fit_classifier, predict
 from actclr.eval.linear import linear_head
 from actclr.eval.protocol import Evaluated, score_test
@@ -65,10 +65,7 @@ def finetune_evaluation(encoder: nn.Module, dataset, benchmark: str, *, stream: 
             yield batch.x, batch.y
 
     def inputs(rows, keys: list | None = None):
-        for batch in make_loader(H5Samples(h5, rows), device, batch_size=recipe.batch_size, num_workers=workers):
-            if keys is not None:
-                keys.extend(batch.keys)
-            yield to_device(batch.x, device)
+        return (to_device(x, device) for x in h5_batches(h5, rows, device, recipe.batch_size, workers, keys))
 
     val_logits = (lambda m: predict(m, inputs(splits.val))) if splits.val.size else None
     val_y = holdout.labels_of(manifest, splits.val) if splits.val.size else None

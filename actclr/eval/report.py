@@ -80,7 +80,8 @@ def summary_markdown(metrics: Mapping) -> str:
     lines = [f"# {metrics['title']}", ""]
     lines.append(f"- encoder: {encoder.get('name')} ({encoder.get('source')})")
     if data:
-        lines.append(f"- data: {data.get('name')} / {data.get('benchmark')} (fingerprint {str(data.get('fingerprint'))[:12]})")
+        fingerprint = str(data.get("fingerprint"))[:12]
+        lines.append(f"- data: {data.get('name')} / {data.get('benchmark')} (fingerprint {fingerprint})")
     if metrics.get("stream"):
         lines.append(f"- stream: {metrics['stream']}")
     lines.append(f"- wall time: {metrics.get('wall_time_s', 0.0):.1f} s")

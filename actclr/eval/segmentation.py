@@ -202,7 +202,8 @@ def segmentation_evaluation(encoder: nn.Module, dataset, benchmark: str, *, stre
     train_videos = [v for v in videos if splits[v] == "train"]
     test_videos = [v for v in videos if splits[v] == "test"]
     if not train_videos or not test_videos:
-        raise ValueError(f"{benchmark}: {len(train_videos)} training and {len(test_videos)} test videos; both must be non-empty")
+        raise ValueError(f"{benchmark}: {len(train_videos)} training and {len(test_videos)} test videos; "
+                         "both must be non-empty")
 
     def windows_of(video: str) -> VideoWindows:
         frames = videos_file.frames(video)

@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from actclr.augment import MixResult, actionlet_combine, skeleton_adain, skeleton_mix, upsample_mask
-from actclr.methods.actionlet import actionlet_mask
-from actclr.methods.anchor import build_anchor
+from actclr.augment.adain import ADAIN_VARIANTS
+from actclr.methods.actionlet import ACTIVATIONS, GRAD_ACTIVATIONS, SMOOTHING, actionlet_mask
+from actclr.methods.anchor import ANCHORS, build_anchor
 from actclr.methods.losses import similarity_mining_loss
 from actclr.methods.moco import MomentumContrast, eval_mode, momentum_update, shuffled_forward, step_logs
 from actclr.methods.options import MethodOptions
@@ -73,18 +74,21 @@ class ActCLROptions(MethodOptions):
     saliency_tau: float = 0.1  # branch-3 saliency exp(A / tau)
 
     def __post_init__(self) -> None:
-        choices = {"anchor": ("dataset", "batch"), "aux_forward": ("eval", "train"),
-                   "mask_encoder": ("key", "query"), "smoothing": ("graph", "parts", "none"),
-                   "activation": ("threshold", "gain_clip"), "grad_activation": ("relu", "none"),
-                   "adain": ("paper", "bone_length")}
+        choices = {"anchor": ANCHORS, "aux_forward": ("eval", "train"), "mask_encoder": ("key", "query"),
+                   "smoothing": SMOOTHING, "activation": ACTIVATIONS, "grad_activation": GRAD_ACTIVATIONS,
+                   "adain": ADAIN_VARIANTS}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
-                raise ValueError(f"method option {key}={getattr(self, key)!r}: choose one of {', '.join(allowed)}")
+                raise ValueError(f"method option {key}={getattr(self, key)!r}: "
+                                 f"choose one of {', '.join(allowed)}")
         if not self.branches or set(self.branches) - set(BRANCHES):
-            raise ValueError(f"method option branches={list(self.branches)}: a non-empty subset of {list(BRANCHES)}")
+            raise ValueError(f"method option branches={list(self.branches)}: "
+                             f"a non-empty subset of {list(BRANCHES)}")
 
 
-#: Settings that reproduce the official code (published-log version, spec 8.1) on top of the defaults.
+#: Settings that reproduce the official code (spec 8.1) on top of the defaults, joint stream.
+#: ``adain: bone_length`` is the official joint-stream AdaIN; drop it for motion and bone streams
+#: (their official AdaIN is the paper form or a bone rescaling).
 OFFICIAL: dict[str, Any] = {
     "anchor": "batch", "aux_forward": "train", "mask_encoder": "query", "smoothing": "parts",
     "activation": "gain_clip", "grad_activation": "none", "safp_blend": 0.5,
@@ -149,6 +153,7 @@ class ActCLR(MomentumContrast):
                             unit_frames=o.mix_unit_frames, probs=o.mix_probs)
 
     def training_step(self, x: Tensor, epoch: int, g: torch.Generator) -> tuple[Tensor, dict[str, float]]:
+        """Steps 1-7 of the module docstring on joint positions ``x (N, 3, T, V, M)``."""
         o = self.options
         momentum_update(self.encoder_q, self.encoder_k, self.momentum)
         x_k = self.view(o.view_weak, x, g, epoch)

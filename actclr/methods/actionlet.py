@@ -87,9 +87,11 @@ def actionlet_mask(fmap: Tensor, projector: nn.Module, anchor_embedding: Tensor,
         grad_activation: sigma of Eq. 4 on the gradient: ``relu`` (paper) or ``none`` (official).
     """
     if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown actionlet activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+        raise ValueError(f"unknown actionlet activation {activation!r}; "
+                         f"choose one of {', '.join(ACTIVATIONS)}")
     if grad_activation not in GRAD_ACTIVATIONS:
-        raise ValueError(f"unknown grad_activation {grad_activation!r}; choose one of {', '.join(GRAD_ACTIVATIONS)}")
+        raise ValueError(f"unknown grad_activation {grad_activation!r}; "
+                         f"choose one of {', '.join(GRAD_ACTIVATIONS)}")
     if fmap.ndim != 5:
         raise ValueError(f"feature map must be (N, M, C, T', V), got {tuple(fmap.shape)}")
     fmap = fmap.detach()

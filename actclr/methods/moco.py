@@ -8,12 +8,14 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Callable, Iterator
+
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from actclr.augment import to_stream
+
 
 def world_size() -> int:
     """Number of ranks of the default process group (1 when not distributed)."""
@@ -157,8 +159,9 @@ class MomentumContrast(nn.Module):
     """An online encoder, its momentum copy and a queue: the part shared by MoCo v2 and ActCLR.
 
     ``encoder`` follows ``actclr.models.Encoder`` (``feature_map``, ``pool``, ``projector``,
-    ``embed``, ``embed_dim``). ``encoder_k`` starts as a deep copy of ``encoder_q`` and never receives gradients (exclude it
-    from the optimizer: ``[p for p in method.parameters() if p.requires_grad]``). ``forward`` is
+    ``embed``, ``embed_dim``). ``encoder_k`` starts as a deep copy of ``encoder_q`` and never
+    receives gradients (exclude it from the optimizer:
+    ``[p for p in method.parameters() if p.requires_grad]``). ``forward`` runs the subclass's
     ``training_step`` so that a DDP-wrapped method is called as ``ddp(x, epoch, g)``; the step
     returns ``(loss, logs)`` and never calls backward.
     """
@@ -175,11 +178,9 @@ class MomentumContrast(nn.Module):
         self.bn_splits = bn_splits
 
     def forward(self, x: Tensor, epoch: int, g: torch.Generator) -> tuple[Tensor, dict[str, float]]:
+        """The subclass's ``training_step`` on raw joint positions ``x (N, 3, T, V, M)``;
+        ``epoch`` is 1-based, ``g`` a generator on ``x.device``."""
         return self.training_step(x, epoch, g)
-
-    def training_step(self, x: Tensor, epoch: int, g: torch.Generator) -> tuple[Tensor, dict[str, float]]:
-        """One step on raw joint positions ``x (N, 3, T, V, M)``; ``epoch`` is 1-based."""
-        raise NotImplementedError
 
     def view(self, name: str, x: Tensor, g: torch.Generator, epoch: int) -> Tensor:
         """Augmented view ``name`` of joint positions, converted to the trained stream."""

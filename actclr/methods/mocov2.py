@@ -53,6 +53,7 @@ class MoCoV2(MomentumContrast):
         self.options = options
 
     def training_step(self, x: Tensor, epoch: int, g: torch.Generator) -> tuple[Tensor, dict[str, float]]:
+        """InfoNCE (+ extreme-view term) on joint positions ``x (N, 3, T, V, M)``; enqueues the key."""
         o = self.options
         momentum_update(self.encoder_q, self.encoder_k, self.momentum)
         x_k = self.view(o.view_key, x, g, epoch)

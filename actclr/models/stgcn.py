@@ -10,8 +10,8 @@ only the evaluation order and memory layout differ:
   (both are linear, so ``sum_k (W_k x + b_k) A_k = sum_k W_k (x A_k) + b A``): one batched matmul
   with the stacked ``(V*K, V)`` graph operator, then one matmul over ``(K*C_in)``. This needs
   ``C_in`` rather than ``C_out`` channels of graph work and no ``(N, K, C, T, V)`` intermediate.
-* Dropout draws one random bit per element (64 per RNG call) when ``p = 0.5`` and is applied in
-  place together with the residual and the ReLU.
+* Dropout draws one random bit per element (32 per RNG call) when ``p = 0.5`` and is applied in
+  place, as are the residual sum and the ReLUs.
 
 State-dict layout (per block ``blocks.{i}``): ``gcn.weight (K*out, in, 1, 1)``, ``gcn.bias (K*out)``
 (the official 1x1 conv, output channel ``k * out + c``), ``edge_importance (K, V, V)``, ``bn1``,
@@ -36,23 +36,54 @@ BLOCKS = ((1, 1), (1, 1), (1, 1), (1, 1), (2, 2), (2, 1), (2, 1), (4, 2), (4, 1)
 TEMPORAL_KERNEL = 9
 
 
+#: Signed integer type with the width of each float type, for building masks bit by bit.
+_SAME_WIDTH_INT = {2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
 def dropout_mask(x: torch.Tensor, p: float) -> torch.Tensor:
     """Inverted-dropout multiplier for ``x``: ``1 / (1 - p)`` with probability ``1 - p``, else 0.
 
     Same shape, dtype, device and strides as ``x`` (which must be dense, e.g. a fresh activation).
-    Drawn from the default generator of ``x.device``. For ``p = 0.5`` each element gets one bit of
-    a full-range 64-bit random integer (exactly Bernoulli(1/2), 64 elements per RNG draw);
+    Drawn from the default generator of ``x.device``. For ``p = 0.5`` every bit of a full-range
+    random integer decides one element (exactly Bernoulli(1/2), 32 elements per draw for float32),
+    and the mask is built with integer ops on the scale's bit pattern (no bool -> float cast);
     otherwise ``uniform >= p``.
     """
-    n = x.numel()
+    n, scale = x.numel(), 1.0 / (1.0 - p)
     if p == 0.5:
-        words = torch.empty((n + 63) // 64, dtype=torch.int64, device=x.device).random_(-2**63, None)
-        bits = torch.tensor([1, 2, 4, 8, 16, 32, 64, 128], dtype=torch.uint8, device=x.device)
-        keep = words.view(torch.uint8).unsqueeze(-1).bitwise_and(bits).view(-1)[:n].ne(0)
+        itype = _SAME_WIDTH_INT[x.element_size()]
+        width = 8 * x.element_size()
+        words = torch.empty(-(-n // width), dtype=itype, device=x.device).random_(torch.iinfo(itype).min, None)
+        shifts = torch.arange(width, dtype=itype, device=x.device)
+        pattern = torch.tensor(scale, dtype=x.dtype).view(itype).item()
+        bits = words.unsqueeze(-1).bitwise_right_shift(shifts).bitwise_and_(1).view(-1)[:n]
+        mask = bits.mul_(pattern).view(x.dtype)
     else:
-        keep = torch.rand(n, device=x.device) >= p
-    scale = keep.to(x.dtype).mul_(1.0 / (1.0 - p))
-    return scale.as_strided(x.shape, x.stride())
+        mask = (torch.rand(n, device=x.device) >= p).to(x.dtype).mul_(scale)
+    return mask.as_strided(x.shape, x.stride())
+
+
+class _Aggregate(torch.autograd.Function):
+    """``rows (B, V, C)``, ``graph (U, V)`` -> ``graph @ rows[b]`` for every b, ``(B, U, C)``.
+
+    ``torch.bmm`` on an expanded graph, with a cheaper graph gradient than autograd's (which
+    materialises B per-row ``(U, V)`` products before summing them): one contraction over (b, c).
+    """
+
+    @staticmethod
+    def forward(ctx, rows: torch.Tensor, graph: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(rows, graph)
+        return torch.bmm(graph.expand(rows.shape[0], -1, -1), rows)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        rows, graph = ctx.saved_tensors
+        grad_rows = grad_graph = None
+        if ctx.needs_input_grad[0]:  # dtype casts: under autocast the forward ran in lower precision
+            grad_rows = torch.bmm(graph.to(grad.dtype).t().expand(rows.shape[0], -1, -1), grad).to(rows.dtype)
+        if ctx.needs_input_grad[1]:
+            grad_graph = torch.einsum("buc,bvc->uv", grad, rows.to(grad.dtype)).to(graph.dtype)
+        return grad_rows, grad_graph
 
 
 class GraphConv(nn.Conv2d):
@@ -72,11 +103,11 @@ class GraphConv(nn.Conv2d):
         k, c_out = self.num_subsets, self.out_features
         rows = x.permute(0, 2, 3, 1).reshape(b * t, v, c_in)                # free if channels-last
         graph = a.permute(2, 0, 1).reshape(v * k, v)                         # [w*K + k, v] = a[k, v, w]
-        gathered = torch.bmm(graph.expand(b * t, -1, -1), rows)             # (B*T, V*K, C_in)
+        gathered = _Aggregate.apply(rows, graph)                             # (B*T, V*K, C_in)
         weight = self.weight.view(k, c_out, c_in).transpose(1, 2).reshape(k * c_in, c_out)
         bias = torch.einsum("kc,kw->wc", self.bias.view(k, c_out), a.sum(dim=1))  # (V, C_out)
-        out = torch.mm(gathered.view(b * t * v, k * c_in), weight).view(b, t, v, c_out).add_(bias)
-        return out.permute(0, 3, 1, 2)
+        out = torch.matmul(gathered.view(b * t, v, k * c_in), weight).add_(bias)  # (B*T, V, C_out)
+        return out.view(b, t, v, c_out).permute(0, 3, 1, 2)
 
 
 class STGCNBlock(nn.Module):

@@ -1,7 +1,8 @@
 """The prepared dataset directory (format in ``docs/data-format.md``): writers, reader and checks.
 
-Writers live in ``hdf5``, ``shards``, ``manifest``, ``average``, ``fingerprint``, ``checksums`` and
-``atomic``; ``actclr.pipelines.prepare`` orchestrates them.
+Writers live in ``hdf5``, ``shards``, ``manifest``, ``average``, ``fingerprint``, ``checksums``,
+``atomic`` and ``partial`` (chunk files of an unfinished run); ``actclr.pipelines.prepare``
+orchestrates them. ``reader`` opens a dataset (local or remote), ``verify`` checks one.
 """
 from actclr.store.fingerprint import compute_fingerprint
 from actclr.store.reader import PreparedDataset, open_dataset

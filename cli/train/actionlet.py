@@ -22,8 +22,9 @@ from actclr.cli.train.evaluation import encoder_options, finish, run_metrics, se
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 def actionlet(data: str, benchmark: str | None, checkpoint: str, out: Path, stream: str | None, device: str,
-              seed: int, workers: int, model_config: str | None, keys: tuple, pictures: int,
-              ground_truth: Path | None, smoothing: str, activation: str, threshold: float, batch_size: int) -> None:
+              seed: int, workers: int, model_config: str | None, bn_calibration: bool, keys: tuple,
+              pictures: int, ground_truth: Path | None, smoothing: str, activation: str, threshold: float,
+              batch_size: int) -> None:
     """Extract actionlets (difference against the average motion, paper Eq. 2-5) of test samples.
 
     Writes OUT/actionlets.h5 (masks (N, T, V, M), joint_masks (N, T, V), labels, keys),
@@ -32,14 +33,15 @@ def actionlet(data: str, benchmark: str | None, checkpoint: str, out: Path, stre
     """
     import numpy as np
 
-    from actclr.eval.actionlets import MaskOptions, extract_actionlets, read_ground_truth, score_actionlets, write_actionlets
+    from actclr.eval.actionlets import (MaskOptions, extract_actionlets, read_ground_truth, score_actionlets,
+                                        write_actionlets)
     from actclr.eval.holdout import keys_of, labels_of
     from actclr.eval.report import Stopwatch
     from actclr.store.manifest import split_rows
     from actclr.viz import draw_average_motion, draw_skeleton_strip
 
     clock = Stopwatch()
-    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config)
+    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config, bn_calibration)
     manifest = s.dataset.manifest
     test_rows = split_rows(manifest, s.benchmark, "test")
     if keys:

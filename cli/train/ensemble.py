@@ -18,7 +18,8 @@ def _weights(ctx, param, value: str | None) -> tuple | None:
 @click.command("ensemble")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--weights", callback=_weights,
-              help="One weight per RUN, comma-separated; default: by stream, joint 0.6, bone 0.6, motion 0.4 (official).")
+              help="One weight per RUN, comma-separated; default: by stream, joint 0.6, bone 0.6, motion 0.4 "
+                   "(official).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
 def ensemble(runs: tuple, weights: tuple | None, out: Path) -> None:
     """Ensemble linear/finetune RUNs of the same test split (e.g. joint, motion and bone streams)."""

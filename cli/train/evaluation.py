@@ -12,7 +12,8 @@ STREAM_CHOICE = click.Choice(["joint", "motion", "bone"])
 
 
 def encoder_options(command: Callable) -> Callable:
-    """``--data --benchmark --checkpoint --out --stream --device --seed --workers --model-config``."""
+    """``--data --benchmark --checkpoint --out --stream --device --seed --workers --model-config
+    --bn-calibration``."""
     options = [
         click.option("--data", required=True, help="Prepared dataset: directory, file:// or http(s):// URL."),
         click.option("--benchmark", help="Benchmark (xsub, xview, xset); default: the checkpoint's, if the "
@@ -22,14 +23,19 @@ def encoder_options(command: Callable) -> Callable:
                           "(the same architecture untrained, seeded with --seed: the baseline)."),
         click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
                      help="Output directory (metrics.json, summary.md, ...)."),
-        click.option("--stream", type=STREAM_CHOICE, help="Input stream; default: the checkpoint's (joint for random)."),
+        click.option("--stream", type=STREAM_CHOICE,
+                     help="Input stream; default: the checkpoint's (joint for random)."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="Seed of the validation split, the head initialisation, the batch order and 'random'."),
         click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
                      help="DataLoader workers."),
-        click.option("--model-config", help="With --checkpoint random: take the model section of this recipe "
-                                            "(name or YAML path) instead of the model defaults."),
+        click.option("--model-config",
+                     help="With --checkpoint random: the model section of this recipe (name or YAML path) "
+                          "instead of the model defaults."),
+        click.option("--bn-calibration/--no-bn-calibration", default=True, show_default=True,
+                     help="With --checkpoint random: estimate the BatchNorm statistics on the training split "
+                          "(no weight is trained; without it the untrained features are ~1e-6)."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
 
@@ -58,12 +64,15 @@ def _model_config(recipe: str | None) -> dict | None:
 
 
 def setup(data: str, benchmark: str | None, checkpoint: str, stream: str | None, device: str, seed: int,
-          model_config: str | None) -> Setup:
-    """Open the dataset, pick the benchmark, load the encoder and choose the stream."""
+          model_config: str | None, bn_calibration: bool = True) -> Setup:
+    """Open the dataset, pick the benchmark, load the encoder (a random one with BatchNorm
+    statistics estimated on the training split, unless ``bn_calibration`` is off) and choose the stream."""
     from actclr.engine.checkpoint import CheckpointError
     from actclr.engine.dist import select_device
     from actclr.eval.encoders import RANDOM, load_encoder
+    from actclr.eval.features import calibrate_batchnorm, h5_batches
     from actclr.store import open_dataset
+    from actclr.store.manifest import split_rows
 
     if model_config is not None and checkpoint != RANDOM:
         raise click.UsageError("--model-config only applies to --checkpoint random")
@@ -79,7 +88,13 @@ def setup(data: str, benchmark: str | None, checkpoint: str, stream: str | None,
         raise click.UsageError(f"pass --benchmark (the dataset has {', '.join(available)})")
     if benchmark not in available:
         raise click.UsageError(f"{data}: no benchmark {benchmark!r} (has {', '.join(available)})")
-    return Setup(dataset, benchmark, encoder, info, stream or info.get("stream") or "joint", dev)
+    stream = stream or info.get("stream") or "joint"
+    if checkpoint == RANDOM and bn_calibration:
+        rows = split_rows(dataset.manifest, benchmark, "train")
+        calibrate_batchnorm(encoder, h5_batches(dataset.h5_path, rows, dev), stream, dev)
+        info["bn_statistics"] = f"estimated on the {benchmark} training split ({rows.size} samples, {stream})"
+        info["name"] += " + BN stats"
+    return Setup(dataset, benchmark, encoder, info, stream, dev)
 
 
 def run_metrics(command: str, title: str, s: Setup, knobs: dict, headline: dict, results: dict, notes: list,
@@ -113,7 +128,8 @@ def recipe_options(defaults, val_fraction: float) -> Callable:
     options = [
         click.option("--epochs", type=click.IntRange(min=1), help=f"Epochs [default: {defaults.epochs}]; the lr "
                      "milestones scale with it unless --milestones is given."),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), help=f"Learning rate [default: {defaults.lr:g}]."),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+                     help=f"Learning rate [default: {defaults.lr:g}]."),
         click.option("--batch-size", type=click.IntRange(min=1), help=f"Batch size [default: {defaults.batch_size}]."),
         click.option("--milestones", callback=parse_milestones,
                      help=f"Epochs after which lr is x{defaults.gamma:g}, comma-separated "

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from actclr.cli.train.evaluation import build_recipe, encoder_options, finish, recipe_options, run_metrics, setup, title_of
+from actclr.cli.train.evaluation import (build_recipe, encoder_options, finish, recipe_options, run_metrics, setup,
+                                         title_of)
 from actclr.eval.recipes import FINETUNE_RECIPE
 
 
@@ -15,8 +16,9 @@ from actclr.eval.recipes import FINETUNE_RECIPE
 @click.option("--label-fraction", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
               help="Class-balanced share of the training labels (0.01 / 0.1: semi-supervised).")
 def finetune(data: str, benchmark: str | None, checkpoint: str, out: Path, stream: str | None, device: str,
-             seed: int, workers: int, model_config: str | None, epochs: int | None, lr: float | None,
-             batch_size: int | None, milestones: tuple | None, val_fraction: float, label_fraction: float) -> None:
+             seed: int, workers: int, model_config: str | None, bn_calibration: bool, epochs: int | None,
+             lr: float | None, batch_size: int | None, milestones: tuple | None, val_fraction: float,
+             label_fraction: float) -> None:
     """Train encoder + linear head end to end; select the epoch on held-out training samples; test once.
 
     Writes OUT/metrics.json, OUT/summary.md, OUT/logits.npy + keys.txt + labels.npy (test split).
@@ -26,7 +28,7 @@ def finetune(data: str, benchmark: str | None, checkpoint: str, out: Path, strea
 
     clock = Stopwatch()
     recipe = build_recipe(FINETUNE_RECIPE, epochs, lr, batch_size, milestones)
-    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config)
+    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config, bn_calibration)
     evaluated = finetune_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device,
                                     recipe=recipe, label_fraction=label_fraction, val_fraction=val_fraction,
                                     seed=seed, workers=workers)

@@ -30,8 +30,8 @@ def _ks(ctx, param, value: str) -> tuple:
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Batch size of the feature extraction.")
 def knn(data: str, benchmark: str | None, checkpoint: str, out: Path, stream: str | None, device: str, seed: int,
-        workers: int, model_config: str | None, ks: tuple, primary_k: int, temperature: float, feature: str,
-        batch_size: int) -> None:
+        workers: int, model_config: str | None, bn_calibration: bool, ks: tuple, primary_k: int,
+        temperature: float, feature: str, batch_size: int) -> None:
     """kNN of the test split against the training split (cosine, weighted vote), un-augmented data.
 
     Writes OUT/metrics.json, OUT/summary.md and the primary k's vote scores (logits.npy + keys.txt).
@@ -42,7 +42,7 @@ def knn(data: str, benchmark: str | None, checkpoint: str, out: Path, stream: st
     if primary_k not in ks:
         raise click.UsageError(f"--primary-k {primary_k} is not among --k {','.join(map(str, ks))}")
     clock = Stopwatch()
-    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config)
+    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config, bn_calibration)
     evaluated = knn_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device, ks=ks,
                                t=temperature, primary_k=primary_k, feature=feature, batch_size=batch_size,
                                workers=workers)

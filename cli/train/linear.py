@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from actclr.cli.train.evaluation import build_recipe, encoder_options, finish, recipe_options, run_metrics, setup, title_of
+from actclr.cli.train.evaluation import (build_recipe, encoder_options, finish, recipe_options, run_metrics, setup,
+                                         title_of)
 from actclr.eval.recipes import LINEAR_RECIPE
 
 
@@ -17,8 +18,9 @@ from actclr.eval.recipes import LINEAR_RECIPE
 @click.option("--feature-batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Batch size of the (one-off) feature extraction.")
 def linear(data: str, benchmark: str | None, checkpoint: str, out: Path, stream: str | None, device: str, seed: int,
-           workers: int, model_config: str | None, epochs: int | None, lr: float | None, batch_size: int | None,
-           milestones: tuple | None, val_fraction: float, feature: str, feature_batch_size: int) -> None:
+           workers: int, model_config: str | None, bn_calibration: bool, epochs: int | None, lr: float | None,
+           batch_size: int | None, milestones: tuple | None, val_fraction: float, feature: str,
+           feature_batch_size: int) -> None:
     """Train a linear classifier on frozen features; evaluate the test split once.
 
     Writes OUT/metrics.json, OUT/summary.md, OUT/logits.npy + keys.txt + labels.npy (test split).
@@ -28,7 +30,7 @@ def linear(data: str, benchmark: str | None, checkpoint: str, out: Path, stream:
 
     clock = Stopwatch()
     recipe = build_recipe(LINEAR_RECIPE, epochs, lr, batch_size, milestones)
-    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config)
+    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config, bn_calibration)
     evaluated = linear_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device, recipe=recipe,
                                   feature=feature, val_fraction=val_fraction, seed=seed,
                                   feature_batch_size=feature_batch_size, workers=workers)

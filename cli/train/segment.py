@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from actclr.cli.train.evaluation import build_recipe, encoder_options, finish, recipe_options, run_metrics, setup, title_of
+from actclr.cli.train.evaluation import (build_recipe, encoder_options, finish, recipe_options, run_metrics, setup,
+                                         title_of)
 from actclr.eval.recipes import LINEAR_RECIPE
 
 
@@ -18,9 +19,9 @@ from actclr.eval.recipes import LINEAR_RECIPE
 @click.option("--feature-batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Windows per encoder batch.")
 def segment(data: str, benchmark: str | None, checkpoint: str, out: Path, stream: str | None, device: str,
-            seed: int, workers: int, model_config: str | None, epochs: int | None, lr: float | None,
-            batch_size: int | None, milestones: tuple | None, val_fraction: float, window: int, stride: int,
-            feature_batch_size: int) -> None:
+            seed: int, workers: int, model_config: str | None, bn_calibration: bool, epochs: int | None,
+            lr: float | None, batch_size: int | None, milestones: tuple | None, val_fraction: float, window: int,
+            stride: int, feature_batch_size: int) -> None:
     """Frozen-encoder window features + a linear classifier (background = its own class) -> per-frame
     labels of the test videos; ACC, MACC, FWIoU, mIoU (paper Table 6).
 
@@ -35,7 +36,7 @@ def segment(data: str, benchmark: str | None, checkpoint: str, out: Path, stream
 
     clock = Stopwatch()
     recipe = build_recipe(LINEAR_RECIPE, epochs, lr, batch_size, milestones)
-    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config)
+    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config, bn_calibration)
     if s.dataset.videos_path is None:
         raise click.UsageError(f"{data}: no videos.h5; segmentation needs a prepared PKU-MMD dataset")
     segmented = segmentation_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device,
