@@ -1,7 +1,6 @@
 """Shared inputs for the augmentation tests: plausible skeleton batches and seeded generators."""
 from __future__ import annotations
 
-import pytest
 import torch
 
 from actclr.skeleton import NUM_JOINTS
@@ -20,11 +19,3 @@ def skeletons(n: int = 8, frames: int = 50, bodies: int = 2, seed: int = 0,
 def gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """Small tensors: one intra-op thread avoids thread-pool stalls on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

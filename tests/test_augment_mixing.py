@@ -7,7 +7,9 @@ import torch
 from actclr.augment import (CUTMIX, MIXUP, RESIZEMIX, actionlet_combine, partner_index,
                             skeleton_adain, skeleton_mix, to_stream, upsample_mask)
 from actclr.skeleton import BODY_PARTS, CENTER, PARENTS
-from augment_helpers import gen, single_thread, skeletons  # noqa: F401 (autouse fixture)
+from augment_helpers import gen, skeletons
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ------------------------------------------------------------------ partner

@@ -7,7 +7,9 @@ import yaml
 
 from actclr.augment import (AugmentConfigError, build_augmenter, official_config,
                             official_curriculum, official_views)
-from augment_helpers import gen, single_thread, skeletons  # noqa: F401 (autouse fixture)
+from augment_helpers import gen, skeletons
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 CONFIG = """
 views:

@@ -12,7 +12,9 @@ from actclr.augment import (TRANSFORMS, axis_mask, bone_shrink, gaussian_blur, g
                             temporal_flip, to_stream)
 from actclr.augment.rotate import axis_rotation
 from actclr.skeleton import CENTER, FLIP_PERMUTATION
-from augment_helpers import gen, single_thread, skeletons  # noqa: F401 (autouse fixture)
+from augment_helpers import gen, skeletons
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def bone_lengths(x: torch.Tensor) -> torch.Tensor:

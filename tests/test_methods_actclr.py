@@ -15,12 +15,7 @@ from actclr.methods.anchor import BatchAnchor, DatasetAnchor
 from methods_helpers import assert_only_query_gradients, batch, fixed_teacher_losses, make, tiny_encoder
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_step_returns_finite_loss_grads_on_query_only_and_enqueues():

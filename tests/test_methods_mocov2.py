@@ -10,12 +10,7 @@ from actclr.methods import MoCoV2
 from methods_helpers import assert_only_query_gradients, batch, fixed_teacher_losses, make
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("extreme_loss", ["ddm", "infonce", "none"])

@@ -10,7 +10,7 @@ from torch import nn
 
 from actclr.models import DEFAULTS, Encoder, Projector, build_encoder, from_official
 from actclr.models.graph import adjacency, hop_distance, spatial_partition
-from actclr.models.stgcn import STGCN, dropout_mask, official_key
+from actclr.models.stgcn import STGCN, _Aggregate, dropout_mask, official_key
 from actclr.skeleton import CENTER, EDGES
 
 
@@ -192,6 +192,15 @@ def test_from_official_maps_a_checkpoint():
     torch.testing.assert_close(encoder.projector[0].weight, head[0].weight)
     with pytest.raises(KeyError, match="queue"):
         from_official({"encoder_q.queue": torch.zeros(1)})
+
+
+def test_graph_aggregation_gradients():
+    torch.manual_seed(0)
+    rows = torch.randn(4, 5, 3, dtype=torch.float64, requires_grad=True)
+    graph = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    torch.testing.assert_close(_Aggregate.apply(rows, graph), torch.einsum("uv,bvc->buc", graph, rows))
+    assert torch.autograd.gradcheck(_Aggregate.apply, (rows, graph))
+    assert torch.autograd.gradgradcheck(_Aggregate.apply, (rows, graph))
 
 
 # --- training behaviour --------------------------------------------------------------------

@@ -68,6 +68,7 @@ class _Aggregate(torch.autograd.Function):
 
     ``torch.bmm`` on an expanded graph, with a cheaper graph gradient than autograd's (which
     materialises B per-row ``(U, V)`` products before summing them): one contraction over (b, c).
+    The backward is made of differentiable ops, so double backward works.
     """
 
     @staticmethod
@@ -96,11 +97,12 @@ class GraphConv(nn.Conv2d):
     def __init__(self, in_channels: int, out_channels: int, num_subsets: int):
         super().__init__(in_channels, out_channels * num_subsets, kernel_size=1)
         self.num_subsets = num_subsets
-        self.out_features = out_channels
+        self.out_per_subset = out_channels
 
-    def forward(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:  # noqa: D102 (see class)
+    def forward(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """``x (B, C_in, T, V)``, ``a (K, V, V)`` -> ``(B, C_out, T, V)``, channels-last."""
         b, c_in, t, v = x.shape
-        k, c_out = self.num_subsets, self.out_features
+        k, c_out = self.num_subsets, self.out_per_subset
         rows = x.permute(0, 2, 3, 1).reshape(b * t, v, c_in)                # free if channels-last
         graph = a.permute(2, 0, 1).reshape(v * k, v)                         # [w*K + k, v] = a[k, v, w]
         gathered = _Aggregate.apply(rows, graph)                             # (B*T, V*K, C_in)
