@@ -6,6 +6,9 @@ contiguous NCHW, official parameter names). Both models get the same weights (th
 renamed by ``actclr.models.stgcn.official_key``) and the bench first checks that their eval-mode
 feature maps agree. It then times train-mode steps (forward to the 128-d embedding, mean-square
 loss, backward) alternating the two models, a few steps after warm-up, and reports medians.
+Process CPU time is reported too: on a shared machine it is far less disturbed by other
+processes than wall time, which with 2 threads collapses when another process takes a core.
+The JSON records the load average before and after the run.
 
     python bench/encoder.py [--batch 64] [--iters 5] [--warmup 1] [--threads 2,1]
 """
@@ -80,7 +83,8 @@ class ReferenceSTGCN(nn.Module):
         self.data_bn = nn.BatchNorm1d(in_channels * v)
         widths = [in_channels] + [out_channels if m is None else hidden * m for m, _ in BLOCKS]
         self.st_gcn_networks = nn.ModuleList(
-            ReferenceBlock(widths[i], widths[i + 1], k, stride, residual=i > 0, dropout=0.0 if i == 0 else dropout)
+            ReferenceBlock(widths[i], widths[i + 1], k, stride, residual=i > 0,
+                           dropout=0.0 if i == 0 else dropout)
             for i, (_, stride) in enumerate(BLOCKS))
         self.edge_importance = nn.ParameterList(nn.Parameter(torch.ones(k, v, v)) for _ in BLOCKS)
         self.out_channels = out_channels
@@ -107,19 +111,26 @@ def randomize_batch_norm(model: nn.Module, generator: torch.Generator) -> None:
                 m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=generator))
 
 
-def paired_encoders(seed: int = 0) -> tuple[Encoder, Encoder]:
-    """``(reference, actclr)`` encoders with identical weights (reference names mapped)."""
+def paired_backbones(hidden: int = 16, out_channels: int = 256, dropout: float = 0.5,
+                     seed: int = 0) -> tuple[ReferenceSTGCN, STGCN]:
+    """``(reference, actclr)`` backbones with identical, non-trivial weights (BN statistics and
+    edge importance perturbed; reference names mapped by ``official_key``)."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    reference = ReferenceSTGCN()
+    reference = ReferenceSTGCN(hidden=hidden, out_channels=out_channels, dropout=dropout)
     randomize_batch_norm(reference, generator)
     with torch.no_grad():
         for importance in reference.edge_importance:
             importance.add_(0.1 * torch.randn(importance.shape, generator=generator))
-    fast = STGCN()
+    fast = STGCN(hidden_channels=hidden, out_channels=out_channels, dropout=dropout)
     fast.load_state_dict({official_key(k): v for k, v in reference.state_dict().items() if k != "A"})
-    projector = Projector()
-    fast_projector = Projector()
+    return reference, fast
+
+
+def paired_encoders(seed: int = 0) -> tuple[Encoder, Encoder]:
+    """``(reference, actclr)`` full-size encoders (backbone + projector) with identical weights."""
+    reference, fast = paired_backbones(seed=seed)
+    projector, fast_projector = Projector(), Projector()
     fast_projector.load_state_dict(projector.state_dict())
     return Encoder(reference, projector), Encoder(fast, fast_projector)
 
@@ -168,6 +179,7 @@ def write_json(path: Path, payload: dict) -> None:
 @click.option("--threads", default="2,1", show_default=True, help="Comma-separated torch thread counts.")
 def main(batch: int, frames: int, iters: int, warmup: int, threads: str) -> None:
     console = Console()
+    load_before = os.getloadavg()
     reference, fast = paired_encoders()
     x = make_batch(batch, frames)
     with torch.no_grad():
@@ -205,6 +217,7 @@ def main(batch: int, frames: int, iters: int, warmup: int, threads: str) -> None
         "batch": batch, "bodies": 2, "frames": frames, "iters": iters, "warmup": warmup,
         "eval_max_abs_diff": max_diff, "torch": torch.__version__, "platform": platform.platform(),
         "env": {k: os.environ[k] for k in ENV_KEYS if k in os.environ},
+        "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
         "parameters": sum(p.numel() for p in fast.parameters()),
         "results": rows,
     })

@@ -15,6 +15,7 @@ from actclr.pipelines.ntu import parse_ntu
 from actclr.pipelines.pkummd import parse_pkummd_labels, parse_pkummd_skeleton, pkummd_clips
 from actclr.pipelines.sources import find_sources
 from actclr.synth import generate
+from actclr.synth.motions import MAX_CLASSES, PARTS, nuisance_program, program
 
 #: NTU60 classes: arm, elbow, bow, nod head, squat, wave, and the two-person class A058.
 NTU_CLASSES = [0, 4, 12, 15, 22, 26, 57]
@@ -145,3 +146,42 @@ def test_cli_writes_and_refuses_a_non_empty_folder(tmp_path):
     assert "files" in result.output and len(list((tmp_path / "raw" / "nturgb+d_skeletons").iterdir())) == 5
     again = runner.invoke(cli, ["synth", str(tmp_path / "raw"), "--classes", "2", "--per-class", "2"])
     assert again.exit_code != 0 and "not empty" in again.output
+
+
+def test_nuisance_motion_never_touches_the_class_joints():
+    rng = np.random.default_rng(0)
+    for label0 in range(MAX_CLASSES):
+        own = program(label0)
+        for _ in range(3):
+            distractor = nuisance_program(label0, 0.5, rng)
+            driven = {d.joint for d in distractor.part.drivers}
+            assert driven.isdisjoint({d.joint for d in own.part.drivers})
+            assert set(distractor.moving_joints).isdisjoint(own.moving_joints), (own.name, distractor.name)
+            assert distractor.part.amplitude == pytest.approx(
+                next(p for p in PARTS if p.name == distractor.part.name).amplitude * 0.5)
+    with pytest.raises(ValueError, match="strength"):
+        nuisance_program(0, 0.0, rng)
+
+
+def _joint_spread(root: Path) -> dict:
+    """``{sample: (class-joint spread (n,), largest other-joint spread)}`` relative to the spine base."""
+    truth, spread = _ground_truth(root), {}
+    for name, (raw, _) in _ntu_samples(root).items():
+        if not raw.is_empty:
+            moving = truth["classes"][str(raw.meta["label"])]["moving_joints"]
+            static = [j for j in range(1, 25) if j not in moving]
+            per_joint = (raw.xyz[:, 0] - raw.xyz[:, 0, :1]).std(axis=0).mean(axis=1)
+            spread[name] = (per_joint[moving], per_joint[static].max())
+    return spread
+
+
+def test_nuisance_moves_other_joints_and_leaves_the_class_motion_alone(ntu60, tmp_path):
+    generate(tmp_path, "ntu60", classes=NTU_CLASSES, per_class=5, seed=7, nuisance=1.0)
+    assert _ground_truth(tmp_path)["nuisance"] == 1.0 and _ground_truth(ntu60)["nuisance"] == 0.0
+    clean, noisy = _joint_spread(ntu60), _joint_spread(tmp_path)
+    assert clean.keys() == noisy.keys()
+    for name in clean:  # the class motion (and all other random draws) are unchanged
+        np.testing.assert_allclose(noisy[name][0], clean[name][0], atol=2e-3)
+    assert np.mean([noisy[n][1] for n in noisy]) > 4 * np.mean([clean[n][1] for n in clean])
+    with pytest.raises(ValueError, match="nuisance"):
+        generate(tmp_path / "pku", "pkummd1", classes=2, per_class=2, nuisance=0.5)

@@ -44,6 +44,7 @@ from actclr.engine.metrics import MetricsLog
 from actclr.engine.monitor import KNNMonitor
 from actclr.engine.run import check_run_dir, environment_record, write_environment
 from actclr.engine.schedule import LRSchedule, build_schedule, set_lr
+from actclr.eval.encoders import read_checkpoint
 from actclr.methods import build_method
 from actclr.models import build_encoder
 from actclr.store import PreparedDataset, open_dataset
@@ -250,8 +251,6 @@ class Trainer:
     def initialise_from(self, path: Path) -> None:
         """``--init``: both encoders of the first phase take the query encoder of a pretraining
         checkpoint (e.g. a MoCo v2 warm-up run's ``last.pt``) or of an ``encoder.pt``."""
-        from actclr.eval.encoders import read_checkpoint  # eval imports the engine: import late
-
         weights, model_cfg, _ = read_checkpoint(path)
         if model_cfg != encoder_config(self.cfg):
             raise CheckpointError(f"{path}: its encoder settings {model_cfg} differ from this run's "

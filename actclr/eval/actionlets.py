@@ -117,12 +117,12 @@ def score_actionlets(masks: np.ndarray, labels: np.ndarray, moving: Mapping[int,
 
 def extract_actionlets(encoder: nn.Module, h5_path, rows: Sequence[int], average_motion: np.ndarray, *,
                        stream: str, device: torch.device, options: MaskOptions = MaskOptions(),
-                       batch_size: int = 64) -> dict:
+                       batch_size: int = 64, workers: int = 0) -> dict:
     """``{"masks" (N, T, V, M), "joint_masks" (N, T, V), "x" (N, 3, T, V, M), "labels", "keys"}`` of rows."""
     anchor = DatasetAnchor(torch.as_tensor(average_motion), stream).to(device)
     samples = H5Samples(h5_path, rows)
     masks, xs, labels, keys = [], [], [], []
-    for batch in make_loader(samples, device, batch_size=batch_size):
+    for batch in make_loader(samples, device, batch_size=batch_size, num_workers=workers):
         x = to_device(batch.x, device)
         masks.append(actionlets(encoder, x, anchor, stream, options).cpu().numpy())
         xs.append(batch.x.numpy())

@@ -19,8 +19,7 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from actclr.engine.checkpoint import CheckpointError, load_checkpoint
-from actclr.engine.trainer import CHECKPOINT_FORMAT, ENCODER_FORMAT
+from actclr.engine.checkpoint import CHECKPOINT_FORMAT, ENCODER_FORMAT, CheckpointError, load_checkpoint
 from actclr.models import DEFAULTS, build_encoder
 
 RANDOM = "random"

@@ -22,7 +22,7 @@ from actclr.eval import holdout
 from actclr.eval.features import encode, h5_batches
 from actclr.eval.fit import fit_classifier, predict
 from actclr.eval.linear import linear_head
-from actclr.eval.protocol import Evaluated, score_test
+from actclr.eval.protocol import Evaluated, record_selection, score_test
 from actclr.eval.recipes import FINETUNE_RECIPE, SGDRecipe
 
 
@@ -74,10 +74,7 @@ def finetune_evaluation(encoder: nn.Module, dataset, benchmark: str, *, stream: 
     test_keys: list = []
     logits = predict(model, inputs(splits.test, test_keys)).numpy()
     results, labels = score_test(logits, test_keys, manifest, splits.test, num_classes)
-    results.update(selected_epoch=fit.selected_epoch, selected_val_top1=fit.selected_val_top1, curve=fit.curve,
-                   splits={**splits.sizes(), "labelled": int(train_rows.size)}, label_fraction=label_fraction)
-    selection = (f"epoch {fit.selected_epoch} selected on {splits.val.size} held-out training samples"
-                 if splits.val.size else "no validation part: last epoch kept")
-    return Evaluated(results, logits, test_keys, labels,
-                     notes=[f"{train_rows.size} labelled training samples (label fraction {label_fraction:g})",
-                            selection, "test split evaluated once, with the selected weights"])
+    notes = record_selection(results, fit, splits.val.size, "weights")
+    results.update(splits={**splits.sizes(), "labelled": int(train_rows.size)}, label_fraction=label_fraction)
+    notes.insert(1, f"{train_rows.size} labelled training samples (label fraction {label_fraction:g})")
+    return Evaluated(results, logits, test_keys, labels, notes=notes)

@@ -26,7 +26,7 @@ from torch import nn
 from actclr.eval import holdout
 from actclr.eval.features import extract_features
 from actclr.eval.fit import fit_classifier, predict, tensor_batches
-from actclr.eval.protocol import Evaluated, score_test
+from actclr.eval.protocol import Evaluated, record_selection, score_test
 from actclr.eval.recipes import LINEAR_RECIPE, SGDRecipe
 from actclr.models import LinearClassifier
 
@@ -84,9 +84,6 @@ def linear_evaluation(encoder: nn.Module, dataset, benchmark: str, *, stream: st
                             val_x=val_x, val_y=val_y, on_epoch=on_epoch)
     logits = predict(head, chunks(test_x.to(device))).numpy()
     results, labels = score_test(logits, test_keys, manifest, splits.test, num_classes)
-    results.update(selected_epoch=fit.selected_epoch, selected_val_top1=fit.selected_val_top1,
-                   curve=fit.curve, splits=splits.sizes(), feature_dim=int(train_x.shape[1]))
-    selection = (f"epoch {fit.selected_epoch} selected on {splits.val.size} held-out training samples"
-                 if splits.val.size else "no validation part: last epoch kept")
-    return Evaluated(results, logits, test_keys, labels,
-                     notes=[selection, "test split evaluated once, with the selected head"])
+    notes = record_selection(results, fit, splits.val.size, "head")
+    results.update(splits=splits.sizes(), feature_dim=int(train_x.shape[1]))
+    return Evaluated(results, logits, test_keys, labels, notes=notes)

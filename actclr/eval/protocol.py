@@ -34,3 +34,17 @@ def score_test(logits: np.ndarray, keys: list, manifest: pa.Table, rows: np.ndar
         raise RuntimeError("test features are not in manifest row order (loader reordered samples?)")
     labels = holdout.labels_of(manifest, rows)
     return classification_metrics(logits, labels, num_classes), labels
+
+
+def record_selection(results: dict, fit, val_size: int, selected: str) -> list:
+    """Add the training curve and the selected epoch to ``results``; return the summary notes.
+
+    ``fit`` is the :class:`actclr.eval.fit.FitResult`; ``selected`` names what was kept ("head",
+    "weights").
+    """
+    results.update(selected_epoch=fit.selected_epoch, selected_val_top1=fit.selected_val_top1, curve=fit.curve)
+    selection = (f"epoch {fit.selected_epoch} selected on {val_size} held-out training samples"
+                 if val_size else "no validation part: last epoch kept")
+    return [f"test top-1 {results['top1']:.2f}, top-5 {results['top5']:.2f}, mean class accuracy "
+            f"{results['mean_class_accuracy']:.2f} ({results['num_samples']} samples)",
+            selection, f"test split evaluated once, with the selected {selected}"]

@@ -35,7 +35,7 @@ METRICS = "metrics.json"
 SUMMARY = "summary.md"
 PRETRAIN_LOG = "metrics.jsonl"
 ID_COLUMNS = ("encoder", "data", "stream")
-TIME_COLUMNS = ("pretrain time (s)", "eval time (s)")
+WALL_TIME = "wall time (s)"
 
 
 class Stopwatch:
@@ -177,15 +177,16 @@ def gather(runs: Sequence[str | os.PathLike]) -> Gathered:
     """One table over evaluation runs (``metrics.json``) and pretraining runs (``metrics.jsonl``).
 
     Evaluation runs of the same encoder, dataset, benchmark and stream share a row; their
-    headline numbers fill the columns and their wall times add up. A pretraining run gives its
-    summed epoch times to every row whose encoder is that run (by directory name). A headline
-    number that a row already has starts a new row instead of overwriting it.
+    headline numbers fill the columns. ``wall time (s)`` adds up the row's evaluation times and,
+    for an encoder pretrained by one of the given pretraining runs (matched by directory name),
+    that run's summed epoch times. A headline number that a row already has starts a new row
+    instead of overwriting it.
     """
+    runs = [Path(run) for run in runs]
+    pretrain = {run.resolve().name: pretrain_time(run) for run in runs if is_pretrain_run(run)}
     table = Gathered(columns=list(ID_COLUMNS))
-    pretrain = {}
-    for run in map(Path, runs):
+    for run in runs:
         if is_pretrain_run(run):
-            pretrain[run.resolve().name] = pretrain_time(run)
             continue
         metrics = read_metrics(run)
         ident = _identity(metrics)
@@ -193,33 +194,45 @@ def gather(runs: Sequence[str | os.PathLike]) -> Gathered:
         row = next((r for r in table.rows if all(r.get(k) == v for k, v in ident.items())
                     and not set(headline) & set(r)), None)
         if row is None:
-            row = dict(ident)
+            row = {**ident, WALL_TIME: pretrain.get(ident["encoder"], 0.0)}
             table.rows.append(row)
         for name, value in headline.items():
             table.add_column(name)
             row[name] = value
-        row[TIME_COLUMNS[1]] = row.get(TIME_COLUMNS[1], 0.0) + float(metrics.get("wall_time_s", 0.0))
-    for row in table.rows:
-        if row["encoder"] in pretrain:
-            row[TIME_COLUMNS[0]] = pretrain[row["encoder"]]
-    for name in TIME_COLUMNS:
-        if any(name in row for row in table.rows):
-            table.add_column(name)
+        row[WALL_TIME] += float(metrics.get("wall_time_s", 0.0))
+    if table.rows:
+        table.add_column(WALL_TIME)
     return table
 
 
+def constant_columns(table: Gathered) -> dict:
+    """Identity columns holding one value in every row (shown once, as a caption)."""
+    if len(table.rows) < 2:
+        return {}
+    return {c: table.rows[0].get(c) for c in ID_COLUMNS
+            if c != "encoder" and len({r.get(c) for r in table.rows}) == 1}
+
+
+def _shown(table: Gathered) -> tuple[list, str]:
+    shared = constant_columns(table)
+    caption = ", ".join(f"{name}: {_fmt(value)}" for name, value in shared.items())
+    return [c for c in table.columns if c not in shared], caption
+
+
 def markdown_table(table: Gathered) -> str:
-    """The gathered table as GitHub Markdown."""
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(_fmt(row.get(c)) for c in table.columns) + " |" for row in table.rows]
-    return "\n".join(lines) + "\n"
+    """The gathered table as GitHub Markdown (identity columns equal in every row as a caption)."""
+    columns, caption = _shown(table)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_fmt(row.get(c)) for c in columns) + " |" for row in table.rows]
+    return "\n".join(lines + ([f"\n{caption}"] if caption else [])) + "\n"
 
 
 def rich_table(table: Gathered, title: str | None = None) -> Table:
     """The gathered table for the terminal."""
-    out = Table(title=title)
-    for name in table.columns:
+    columns, caption = _shown(table)
+    out = Table(title=title, caption=caption or None)
+    for name in columns:
         out.add_column(name, justify="left" if name in ID_COLUMNS else "right")
     for row in table.rows:
-        out.add_row(*(_fmt(row.get(c)) for c in table.columns))
+        out.add_row(*(_fmt(row.get(c)) for c in columns))
     return out

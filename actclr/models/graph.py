@@ -58,4 +58,5 @@ def spatial_partition(variant: str = "official") -> torch.Tensor:
     norm = adjacency(normalize=True)
     edge = hop == 1
     source, target = to_center[:, None], to_center[None, :]
-    return torch.stack([norm * (hop == 0), norm * (edge & (source >= target)), norm * (edge & (source < target))])
+    farther_or_equal, closer = edge & (source >= target), edge & (source < target)
+    return torch.stack([norm * (hop == 0), norm * farther_or_equal, norm * closer])

@@ -6,7 +6,7 @@ action). Any number of classes up to ``len(PARTS) * len(TEMPOS)`` (140) is cover
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -133,3 +133,20 @@ def program(label0: int) -> Program:
     if not 0 <= label0 < MAX_CLASSES:
         raise ValueError(f"synthetic classes go up to {MAX_CLASSES}, got label {label0}")
     return Program(PARTS[label0 % len(PARTS)], TEMPOS[label0 // len(PARTS)])
+
+
+def nuisance_program(label0: int, strength: float, rng: np.random.Generator) -> Program:
+    """A distractor for one sample of class ``label0``: a random body-part motion that moves none
+    of the class's moving joints (nor its driven joints), a random tempo, amplitude x ``strength``.
+
+    Untrained features respond to every moving joint, so a distractor makes the task depend on
+    *which* joints move the class way rather than on motion being present at all.
+    """
+    if strength <= 0:
+        raise ValueError(f"nuisance strength must be positive, got {strength}")
+    own = program(label0)
+    busy = set(own.moving_joints) | {d.joint for d in own.part.drivers}
+    candidates = [part for part in PARTS
+                  if busy.isdisjoint(set(Program(part, 1.0).moving_joints) | {d.joint for d in part.drivers})]
+    part = candidates[int(rng.integers(len(candidates)))]
+    return Program(replace(part, amplitude=part.amplitude * strength), float(rng.choice(TEMPOS)))

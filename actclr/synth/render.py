@@ -8,7 +8,7 @@ import numpy as np
 from actclr.pipelines.pkummd import file_interval
 
 from .layout import NtuPlan, PkuVideoPlan
-from .motions import program
+from .motions import nuisance_program, program
 from .scene import Camera, furniture, observe, perform, subject_body
 from .writers import TrackedBody, kinect_columns, ntu_text, pkummd_label_text, pkummd_skeleton_text
 
@@ -33,8 +33,11 @@ def _side(facing: float) -> np.ndarray:
     return np.array([np.cos(phi), 0.0, -np.sin(phi)])
 
 
-def render_ntu(plan: NtuPlan, seed: int) -> tuple[bytes, int]:
-    """``(file bytes, frames)`` of one NTU sample; CRLF or LF chosen per file."""
+def render_ntu(plan: NtuPlan, seed: int, nuisance: float = 0.0) -> tuple[bytes, int]:
+    """``(file bytes, frames)`` of one NTU sample; CRLF or LF chosen per file. ``nuisance > 0``
+    adds a distractor motion of that relative strength on joints the class does not move
+    (:func:`nuisance_program`), drawn from its own random stream (``nuisance=0`` leaves the bytes
+    unchanged)."""
     rng = np.random.default_rng([seed, 3, plan.setup, plan.camera, plan.subject, plan.replication, plan.label0])
     crlf = bool(rng.integers(2))
     if plan.empty == "no frames":
@@ -53,8 +56,16 @@ def render_ntu(plan: NtuPlan, seed: int) -> tuple[bytes, int]:
                   (subject_body(seed, PARTNER + plan.subject), facing - 90.0, centre + half, rng.uniform(0.1, 0.3))]
     first_id = FIRST_BODY_ID + int(rng.integers(0, 20000))
     bodies = []
+    distractor = None
+    if nuisance > 0:
+        nuisance_rng = np.random.default_rng([seed, 7, plan.setup, plan.camera, plan.subject, plan.replication,
+                                              plan.label0])
+        distractor = nuisance_program(plan.label0, nuisance, nuisance_rng)
     for i, (offsets, face, position, lag) in enumerate(actors):
-        positions, orientations = perform(motion.rotations(frames, rng, lag), offsets, frames, rng, face, position)
+        rotations = motion.rotations(frames, rng, lag)
+        if distractor is not None:  # driven joints are disjoint by construction
+            rotations.update(distractor.rotations(frames, nuisance_rng))
+        positions, orientations = perform(rotations, offsets, frames, rng, face, position)
         columns = kinect_columns(*observe(camera, positions, orientations, rng))
         bodies.append(TrackedBody(first_id + 4 * i, 0, columns, rng.normal(0.0, 0.03, (frames, 2))))
     if plan.spurious:

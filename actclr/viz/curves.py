@@ -12,7 +12,8 @@ def draw_training_curves(runs: Mapping[str, Sequence[Mapping]], path: str | os.P
     """Save one PNG with the loss (left) and every ``knn_top1@k`` (right) per epoch of each run.
 
     ``runs`` maps a run name to its epoch rows (dicts with ``epoch`` and ``loss``, optionally
-    ``knn_top1@k``). Raises ``ValueError`` when no row has a loss.
+    ``knn_top1@k`` and ``phase``; a change of phase is marked). Raises ``ValueError`` when no row
+    has a loss.
     """
     if not any("loss" in row for rows in runs.values() for row in rows):
         raise ValueError("no epoch row with a loss to draw")
@@ -21,7 +22,12 @@ def draw_training_curves(runs: Mapping[str, Sequence[Mapping]], path: str | os.P
     for name, rows in runs.items():
         rows = [r for r in rows if "epoch" in r]
         with_loss = [r for r in rows if "loss" in r]
-        loss_ax.plot([r["epoch"] for r in with_loss], [r["loss"] for r in with_loss], label=name)
+        line, = loss_ax.plot([r["epoch"] for r in with_loss], [r["loss"] for r in with_loss], label=name)
+        for before, after in zip(rows, rows[1:]):  # phase boundaries (e.g. warm-up -> main method)
+            if before.get("phase") != after.get("phase"):
+                loss_ax.axvline(before["epoch"] + 0.5, color=line.get_color(), linestyle=":", linewidth=1)
+                loss_ax.annotate(str(after.get("phase")), (before["epoch"] + 0.5, 1.0),
+                                 xycoords=("data", "axes fraction"), fontsize=7, va="top")
         columns = sorted({k for r in rows for k in r if k.startswith("knn_top1@")},
                          key=lambda k: int(k.split("@")[1]))
         for column in columns:

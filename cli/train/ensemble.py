@@ -40,7 +40,7 @@ def ensemble(runs: tuple, weights: tuple | None, out: Path) -> None:
     metrics = {"command": "ensemble", "title": f"ensemble ({streams}) on {data.get('name')}/{data.get('benchmark')}",
                "wall_time_s": clock.elapsed, "encoder": encoder, "data": data, "stream": streams,
                "knobs": {"weights": [m["weight"] for m in results["members"]], "runs": [str(r) for r in runs]},
-               "headline": {f"{len(members)}s top-1": results["top1"], f"{len(members)}s top-5": results["top5"]},
+               "headline": {f"{len(members)}s top-1": results["top1"]},
                "notes": [f"{m['stream']} x {m['weight']:g} (top-1 {m['top1']:.2f})" for m in results["members"]
                          if m["top1"] is not None], **results}
     write_run(out, metrics, logits=logits, keys=members[0].keys, labels=members[0].labels)

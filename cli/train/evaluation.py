@@ -103,7 +103,7 @@ def run_metrics(command: str, title: str, s: Setup, knobs: dict, headline: dict,
     from actclr.eval.report import data_record, transfer_record
 
     data = data_record(s.dataset, s.benchmark)
-    encoder = {k: v for k, v in s.encoder_info.items()}
+    encoder = dict(s.encoder_info)
     if s.encoder_info.get("stream") not in (None, s.stream):
         notes = notes + [f"the encoder was trained on the {s.encoder_info['stream']} stream, evaluated on {s.stream}"]
     return {"command": command, "title": title, "wall_time_s": wall_time, "encoder": encoder, "data": data,

@@ -37,6 +37,6 @@ def finetune(data: str, benchmark: str | None, checkpoint: str, out: Path, strea
              "checkpoint": checkpoint}
     name = "finetune" if label_fraction == 1.0 else f"semi {label_fraction:.0%}"
     metrics = run_metrics("finetune", title_of(f"fine-tuning ({name} labels)", s), s, knobs,
-                          {f"{name} top-1": results["top1"], f"{name} top-5": results["top5"]}, results,
+                          {f"{name} top-1": results["top1"]}, results,
                           evaluated.notes, clock.elapsed)
     finish(out, metrics, evaluated)

@@ -49,8 +49,7 @@ def knn(data: str, benchmark: str | None, checkpoint: str, out: Path, stream: st
     results = evaluated.results
     knobs = {"k": list(ks), "primary_k": primary_k, "temperature": temperature, "feature": feature,
              "seed": seed, "checkpoint": checkpoint}
-    headline = {"kNN top-1": results["top1"], **{f"kNN top-1 @{k}": results["by_k"][str(k)]["top1"]
-                                                 for k in ks if k != primary_k}}
+    headline = {"kNN top-1": results["top1"]}
     metrics = run_metrics("knn", title_of(f"kNN (k={primary_k})", s), s, knobs, headline, results,
                           evaluated.notes, clock.elapsed)
     finish(out, metrics, evaluated)

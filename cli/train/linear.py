@@ -38,6 +38,6 @@ def linear(data: str, benchmark: str | None, checkpoint: str, out: Path, stream:
              "checkpoint": checkpoint}
     results = evaluated.results
     metrics = run_metrics("linear", title_of("linear evaluation", s), s, knobs,
-                          {"linear top-1": results["top1"], "linear top-5": results["top5"]}, results,
+                          {"linear top-1": results["top1"]}, results,
                           evaluated.notes, clock.elapsed)
     finish(out, metrics, evaluated)

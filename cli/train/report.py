@@ -16,12 +16,13 @@ def report(runs: tuple, out: Path | None, title: str) -> None:
     and pretraining runs (metrics.jsonl: pretraining time, training curves).
 
     With --out: FILE.md, training_curves.png (pretraining loss and kNN monitor) and comparison.png
-    (the table's numbers per encoder) in FILE's directory.
+    (the table's numbers per encoder) in FILE's directory. The wall time of a row is its
+    evaluations' plus, when its pretraining run is among RUNs, the pretraining epochs'.
     """
     from rich.console import Console
 
     from actclr.engine.metrics import read_rows
-    from actclr.eval.report import TIME_COLUMNS, gather, is_pretrain_run, markdown_table, rich_table
+    from actclr.eval.report import ID_COLUMNS, WALL_TIME, gather, is_pretrain_run, markdown_table, rich_table
     from actclr.store.atomic import write_bytes
     from actclr.viz.curves import draw_comparison, draw_training_curves
 
@@ -38,7 +39,7 @@ def report(runs: tuple, out: Path | None, title: str) -> None:
     pictures = []
     if pretrain:
         pictures.append(draw_training_curves(pretrain, out.parent / "training_curves.png"))
-    numbers = [c for c in table.columns if c not in ("encoder", "data", "stream", *TIME_COLUMNS)]
+    numbers = [c for c in table.columns if c not in (*ID_COLUMNS, WALL_TIME)]
     if table.rows and numbers:
         pictures.append(draw_comparison(table.rows, numbers, "encoder", out.parent / "comparison.png", title=title))
     lines += [f"![{p.stem}]({p.name})" for p in pictures]

@@ -1,0 +1,372 @@
+"""``ShardStream``: batches streamed from the WebDataset shards of a prepared dataset.
+
+Shards are split over DDP ranks, then over DataLoader workers by global worker id
+(``rank * num_workers + worker``); see :mod:`actclr.data.splitting` and ``docs/loading.md``.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import json
+import math
+import multiprocessing
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import webdataset as wds
+from torch.utils.data import IterableDataset, get_worker_info
+from webdataset.gopen import gopen
+from webdataset.shardlists import expand_urls
+
+from actclr.data.batch import Batch, collate_samples
+from actclr.data.splitting import (
+    check_enough_shards,
+    derive_seed,
+    exact_batches_per_rank,
+    num_streams,
+    resampled_batches_per_rank,
+    resampled_stream_quota,
+    shard_order,
+    stream_id,
+    stream_shards,
+)
+from actclr.skeleton import NUM_BODIES, NUM_COORDS, NUM_JOINTS
+
+Mode = Literal["exact", "resampled"]
+
+
+class CorruptShardError(ValueError):
+    """A shard cannot be read or holds a malformed sample; the message names the shard URL."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The shard index: shards/<benchmark>/<split>.json
+
+
+@dataclass(frozen=True)
+class ShardIndex:
+    """Parsed ``shards/<benchmark>/<split>.json``; ``urls`` are resolved against the index location."""
+
+    location: str
+    benchmark: str
+    split: str
+    num_samples: int
+    shard_seed: int | None
+    urls: list[str]
+    sizes: list[int]
+
+
+def _join(root: str, *parts: str) -> str:
+    """``root/parts...`` for a local path or a URL prefix (``file://``, ``http(s)://``)."""
+    if urlparse(root).scheme:
+        return "/".join([root.rstrip("/"), *parts])
+    return os.path.join(root, *parts)
+
+
+def _resolve(base: str, url: str) -> str:
+    """A shard URL from the index, relative ones taken from the index's folder ``base``."""
+    if urlparse(url).scheme or os.path.isabs(url):
+        return url
+    return _join(base, url)
+
+
+def read_shard_index(root: str, benchmark: str, split: str) -> ShardIndex:
+    """Read ``<root>/shards/<benchmark>/<split>.json``; ``root`` is a local path or URL prefix.
+
+    Raises ``FileNotFoundError``/``ValueError`` naming the index when it is missing or inconsistent.
+    """
+    base = _join(os.fspath(root), "shards", benchmark)
+    location = _join(base, f"{split}.json")
+    try:
+        with gopen(location) as stream:
+            index = json.loads(stream.read())
+    except json.JSONDecodeError as exn:
+        raise ValueError(f"{location}: not a JSON shard index ({exn})") from exn
+    except Exception as exn:
+        raise FileNotFoundError(f"{location}: cannot read the shard index ({exn})") from exn
+    try:
+        entries = index["shards"]
+        urls = [_resolve(base, entry["url"]) for entry in entries]
+        sizes = [int(entry["num_samples"]) for entry in entries]
+        num_samples = int(index["num_samples"])
+    except (KeyError, TypeError, ValueError) as exn:
+        raise ValueError(f"{location}: malformed shard index (missing or bad field {exn})") from exn
+    if (index.get("benchmark"), index.get("split")) != (benchmark, split):
+        raise ValueError(
+            f"{location}: index is for {index.get('benchmark')}/{index.get('split')}, "
+            f"expected {benchmark}/{split}"
+        )
+    if not urls:
+        raise ValueError(f"{location}: the index lists no shards")
+    if sum(sizes) != num_samples:
+        raise ValueError(f"{location}: shard sizes add up to {sum(sizes)}, num_samples says {num_samples}")
+    return ShardIndex(location, benchmark, split, num_samples, index.get("shard_seed"), urls, sizes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pipeline stages (run inside each DataLoader worker)
+
+
+def _error_text(exn: BaseException) -> str:
+    """The first argument of a webdataset exception (it appends streams/URLs to ``args``)."""
+    return f"{type(exn).__name__}: {exn.args[0] if exn.args else exn!r}"
+
+
+def read_shards(shards: Iterable[dict], sizes: Mapping[str, int] | None = None) -> Iterator[dict]:
+    """Stage: raw samples (dicts of bytes) of each ``{"url": ...}`` shard in turn.
+
+    Wraps webdataset's ``tarfile_to_samples`` one shard at a time so that any failure (unreadable
+    or truncated tar, duplicate members) raises :class:`CorruptShardError` naming the shard. With
+    ``sizes`` (from the index), a shard that ends early is reported too.
+    """
+    for shard in shards:
+        url = shard["url"]
+        count = 0
+        try:
+            for sample in wds.tarfile_to_samples(handler=wds.reraise_exception)([dict(shard)]):
+                count += 1
+                yield sample
+        except Exception as exn:
+            raise CorruptShardError(f"shard {url}: unreadable after {count} samples: {_error_text(exn)}") from exn
+        expected = None if sizes is None else sizes.get(url)
+        if expected is not None and count != expected:
+            raise CorruptShardError(
+                f"shard {url}: read {count} samples but the index lists {expected} (truncated or stale shard?)"
+            )
+
+
+@functools.lru_cache(maxsize=16)
+def _npy_layout(header: bytes) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` of an ``.npy`` header, parsed by numpy.
+
+    Cached: every sample of a split has the same header, and numpy's parser (``ast.literal_eval``)
+    would otherwise cost several times the copy of the 30 KB tensor.
+    """
+    stream = io.BytesIO(header)
+    version = np.lib.format.read_magic(stream)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(stream)
+    if dtype.hasobject:
+        raise ValueError("object arrays (pickles) are not allowed")
+    return shape, fortran, dtype
+
+
+def read_npy(data: bytes) -> np.ndarray:
+    """The array in ``.npy`` bytes (read-only view of ``data``; versions 1-3, no pickles)."""
+    prefix = 10 if data[6:7] == b"\x01" else 12  # magic (6) + version (2) + header length (2 or 4)
+    end = prefix + int.from_bytes(data[8:prefix], "little")
+    shape, fortran, dtype = _npy_layout(bytes(data[:end]))
+    array = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=end)
+    return array.reshape(shape, order="F" if fortran else "C")
+
+
+def decode_sample(sample: dict) -> tuple[torch.Tensor, int, str]:
+    """Stage function: raw sample -> ``(x (3, T, 25, 2) float32 tensor, label, key)``.
+
+    Raises :class:`CorruptShardError` naming the shard and the sample key when a member is
+    missing or malformed.
+    """
+    url, key = sample.get("__url__"), sample.get("__key__")
+
+    def bad(reason: str) -> CorruptShardError:
+        return CorruptShardError(f"shard {url}: sample {key!r}: {reason}")
+
+    missing = [member for member in ("skeleton.npy", "cls") if member not in sample]
+    if missing:
+        raise bad(f"missing member(s) {', '.join(missing)}")
+    try:
+        x = read_npy(sample["skeleton.npy"])
+    except Exception as exn:
+        raise bad(f"skeleton.npy is not a valid .npy array ({exn})") from exn
+    if x.dtype != np.float32 or x.ndim != 4 or (x.shape[0], *x.shape[2:]) != (NUM_COORDS, NUM_JOINTS, NUM_BODIES):
+        expected = f"({NUM_COORDS}, T, {NUM_JOINTS}, {NUM_BODIES})"
+        raise bad(f"skeleton.npy is {x.dtype} {x.shape}, expected float32 {expected}")
+    try:
+        label = int(sample["cls"])
+    except (TypeError, ValueError) as exn:
+        raise bad(f"cls is not an integer ({sample['cls'][:20]!r})") from exn
+    return torch.from_numpy(x.copy()), label, key
+
+
+# ---------------------------------------------------------------------------------------------
+# The dataset
+
+
+def _rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    """Rank and world size: explicit arguments, else ``torch.distributed``, else ``RANK``/``WORLD_SIZE``."""
+    if rank is None and world_size is None:
+        if dist.is_available() and dist.is_initialized():
+            rank, world_size = dist.get_rank(), dist.get_world_size()
+        else:
+            rank, world_size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    elif rank is None or world_size is None:
+        raise ValueError("pass both rank and world_size, or neither")
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} is not in [0, world_size={world_size})")
+    return rank, world_size
+
+
+def _worker() -> tuple[int, int]:
+    """``(worker id, num_workers)`` of the calling DataLoader worker; ``(0, 0)`` in the main process."""
+    info = get_worker_info()
+    return (0, 0) if info is None else (info.id, info.num_workers)
+
+
+class ShardStream(IterableDataset):
+    """Batches ``Batch(x (N, 3, 50, 25, 2) float32, y (N,) int64, keys)`` from WebDataset shards.
+
+    Use it with ``make_loader(stream, device, num_workers=...)`` (a DataLoader with
+    ``batch_size=None``: batching happens here, inside the workers).
+
+    Modes:
+      * ``'exact'``: each epoch permutes the shards with a seed from ``(seed, epoch)`` and gives
+        global stream ``g = rank * num_workers + worker`` the shards ``order[g::streams]``, so every
+        sample is read exactly once per epoch across all ranks x workers (``drop_last`` then drops
+        at most ``batch_size - 1`` samples per stream, different ones every epoch). Needs at least
+        ``world_size * num_workers`` shards (``ValueError`` otherwise). Per-rank batch counts can
+        differ between ranks by the shard-size imbalance; DDP training must cap every rank to
+        :meth:`batches_per_rank` (the guaranteed minimum over ranks), e.g. with ``itertools.islice``.
+      * ``'resampled'``: each stream draws shards with replacement, deterministically from
+        ``(seed, epoch, rank, worker)``, and every rank yields exactly ``samples_per_epoch //
+        world_size`` samples (default ``samples_per_epoch``: the split size from ``shard_sizes``),
+        so all ranks have the same number of batches.
+
+    Epochs: :meth:`set_epoch` writes the epoch into shared memory that every worker reads when an
+    iteration starts, so it works with persistent workers: call it before ``iter(loader)``. Shard
+    order and the sample shuffle buffer (seed from ``(seed, epoch, stream)``) follow the epoch.
+
+    ``urls`` are local paths, ``file://``/``http(s)://`` URLs or webdataset ``pipe:`` commands
+    (opened by webdataset's ``gopen``), or one brace pattern string. ``shard_sizes`` (sample
+    count per shard, from the index) enable :meth:`batches_per_rank` and truncation checks.
+    """
+
+    def __init__(
+        self,
+        urls: Sequence[str] | str,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        epoch: int = 0,
+        shuffle_buffer: int = 1000,
+        drop_last: bool = True,
+        mode: Mode = "exact",
+        samples_per_epoch: int | None = None,
+        shard_sizes: Sequence[int] | None = None,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.urls = expand_urls(urls) if isinstance(urls, str) else list(urls)
+        if not self.urls or not all(isinstance(url, str) for url in self.urls):
+            raise ValueError(f"urls must be a non-empty list of shard URLs, got {urls!r}")
+        if batch_size < 1 or shuffle_buffer < 1:
+            raise ValueError(f"batch_size ({batch_size}) and shuffle_buffer ({shuffle_buffer}) must be >= 1")
+        if mode not in ("exact", "resampled"):
+            raise ValueError(f"mode must be 'exact' or 'resampled', got {mode!r}")
+        if shard_sizes is not None and len(shard_sizes) != len(self.urls):
+            raise ValueError(f"{len(shard_sizes)} shard sizes for {len(self.urls)} shards")
+        self.shard_sizes = None if shard_sizes is None else [int(n) for n in shard_sizes]
+        self.rank, self.world_size = _rank_world(rank, world_size)
+        if mode == "resampled":
+            if samples_per_epoch is None and self.shard_sizes is None:
+                raise ValueError("mode='resampled' needs samples_per_epoch (or shard_sizes: the split size)")
+            samples_per_epoch = sum(self.shard_sizes) if samples_per_epoch is None else samples_per_epoch
+            if samples_per_epoch < self.world_size:
+                raise ValueError(f"samples_per_epoch={samples_per_epoch} is less than world_size={self.world_size}")
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.shuffle_buffer = shuffle_buffer
+        self.drop_last = drop_last
+        self.mode = mode
+        self.samples_per_epoch = samples_per_epoch
+        self._epoch = multiprocessing.RawValue("q", epoch)
+
+    @classmethod
+    def from_dataset_dir(
+        cls, root: str | os.PathLike, benchmark: str, split: str, batch_size: int, **kw
+    ) -> ShardStream:
+        """Stream ``<root>/shards/<benchmark>/<split>.json`` (``root``: local path or URL prefix)."""
+        index = read_shard_index(os.fspath(root), benchmark, split)
+        return cls(index.urls, batch_size, shard_sizes=index.sizes, **kw)
+
+    # -- epochs and lengths -------------------------------------------------------------------
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch.value
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch (shard order, shuffle seeds); visible to running persistent workers."""
+        self._epoch.value = epoch
+
+    def check_workers(self, num_workers: int) -> None:
+        """Raise ``ValueError`` if exact mode cannot give every (rank, worker) stream a shard."""
+        if self.mode == "exact":
+            check_enough_shards(len(self.urls), self.world_size, num_workers)
+
+    @property
+    def samples_per_rank(self) -> int:
+        """Resampled mode: samples each rank yields per epoch (before ``drop_last``)."""
+        if self.mode != "resampled":
+            raise ValueError("samples_per_rank is fixed only in mode='resampled'")
+        return self.samples_per_epoch // self.world_size
+
+    def batches_per_rank(self, num_workers: int) -> int:
+        """Batches that *every* rank yields in every epoch with ``num_workers`` DataLoader workers.
+
+        Resampled mode: the exact per-rank count. Exact mode: the minimum over ranks of the count
+        guaranteed whatever the epoch's shard permutation (needs ``shard_sizes``); cap each rank's
+        epoch to it so DDP ranks stay in step.
+        """
+        if self.mode == "resampled":
+            return resampled_batches_per_rank(self.samples_per_rank, self.batch_size, self.drop_last)
+        if self.shard_sizes is None:
+            raise ValueError("batches_per_rank needs shard_sizes (use ShardStream.from_dataset_dir)")
+        return min(
+            exact_batches_per_rank(self.shard_sizes, self.world_size, num_workers, self.batch_size, self.drop_last)
+        )
+
+    # -- iteration --------------------------------------------------------------------------
+
+    def _shard_source(self, epoch: int, stream: int, num_workers: int) -> IterableDataset:
+        if self.mode == "resampled":
+            return wds.ResampledShards(
+                self.urls, seed=derive_seed(self.seed, epoch), worker_seed=lambda: stream, deterministic=True
+            )
+        self.check_workers(num_workers)
+        order = shard_order(len(self.urls), self.seed, epoch, self.shuffle)
+        mine = stream_shards(order, stream, num_streams(self.world_size, num_workers))
+        return wds.SimpleShardList([self.urls[i] for i in mine])
+
+    def __iter__(self) -> Iterator[Batch]:
+        worker, num_workers = _worker()
+        epoch = self.epoch
+        stream = stream_id(self.rank, worker, num_workers)
+        sizes = None if self.shard_sizes is None else dict(zip(self.urls, self.shard_sizes))
+        stages = [
+            self._shard_source(epoch, stream, num_workers),
+            lambda shards: read_shards(shards, sizes),
+            wds.map(decode_sample),
+        ]
+        if self.shuffle:
+            seed = derive_seed(self.seed, epoch, stream)
+            stages.append(wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer, seed=seed))
+        if self.mode == "resampled":
+            quota = resampled_stream_quota(self.samples_per_rank, self.batch_size, num_workers, worker, self.drop_last)
+            stages.append(wds.slice(quota))
+        stages.append(wds.batched(self.batch_size, collation_fn=collate_samples, partial=not self.drop_last))
+        return iter(wds.DataPipeline(*stages))
+
+    def __repr__(self) -> str:
+        return (
+            f"ShardStream({len(self.urls)} shards, batch_size={self.batch_size}, mode={self.mode!r}, "
+            f"rank={self.rank}/{self.world_size}, epoch={self.epoch})"
+        )
