@@ -30,8 +30,12 @@ class Encoder(nn.Module):
 
     @staticmethod
     def pool(fmap: torch.Tensor) -> torch.Tensor:
-        """Global average over ``(T', V)`` then mean over bodies: ``(N, M, C, T', V) -> (N, C)``."""
-        return fmap.mean(dim=(3, 4)).mean(dim=1)
+        """Global average over ``(T', V)`` then mean over bodies: ``(N, M, C, T', V) -> (N, C)``.
+
+        A sum then a division of the small result: the gradient of a sum is a broadcast view,
+        while ``mean``'s would be a full-size tensor in the default layout.
+        """
+        return fmap.sum(dim=(3, 4)).mean(dim=1) / (fmap.shape[3] * fmap.shape[4])
 
     def project(self, features: torch.Tensor) -> torch.Tensor:
         """``(N, feature_dim) -> (N, embed_dim)`` through the projector (identity if none)."""
