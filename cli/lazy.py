@@ -21,3 +21,11 @@ class LazyGroup(click.Group):
             module, attr = self._lazy[name].split(":")
             return getattr(importlib.import_module(module), attr)
         return super().get_command(ctx, name)
+
+
+def lazy_cli(package: str, names: list, help: str) -> click.Group:
+    """A top-level command group whose command ``name`` lives in ``<package>.<name>:<name>``."""
+    commands = {name: f"{package}.{name}:{name}" for name in names}
+    group = click.group(cls=LazyGroup, commands=commands, help=help,
+                        context_settings={"help_option_names": ["-h", "--help"]})(lambda: None)
+    return click.version_option(package_name="actclr")(group)
