@@ -18,7 +18,9 @@ from actclr.eval.linear import linear_evaluation
 from actclr.eval.recipes import SGDRecipe
 from actclr.store import open_dataset
 from actclr.store.manifest import split_rows
-from eval_helpers import TINY, single_thread, tiny  # noqa: F401 (fixtures)
+from eval_helpers import TINY, tiny  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 CPU = torch.device("cpu")
 

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from actclr.eval.segmentation import centre_labels, vote_frames, window_starts
-from eval_helpers import single_thread, tiny  # noqa: F401 (fixtures)
+from eval_helpers import tiny  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_windows_cover_the_video_end():

@@ -3,9 +3,9 @@
 What works where:
 
 - local directory / ``file://``: everything is read in place.
-- ``http(s)://``: ``dataset.json``, the manifest, the shard indexes and the average motions are
-  fetched into memory; :meth:`PreparedDataset.shard_urls` returns http URLs that ``webdataset``
-  streams directly (it uses ``curl``); ``h5_path`` / ``videos_path`` / :meth:`local_path` first
+- ``http(s)://``: ``dataset.json``, the manifest and the average motions are fetched into memory;
+  shards are streamed by ``webdataset`` directly from their URLs (``actclr.data.read_shard_index`` /
+  ``ShardStream.from_dataset_dir`` read the index); ``h5_path`` / ``videos_path`` / :meth:`local_path` first
   download the file into the cache (``$ACTCLR_CACHE`` or ``~/.cache/actclr``, one folder per
   fingerprint) and check it against its sha256 in ``dataset.json``.
 """
@@ -121,15 +121,6 @@ class PreparedDataset:
     @property
     def benchmarks(self) -> list:
         return list(self.info["counts"])
-
-    def shard_index(self, benchmark: str, split: str) -> dict:
-        """``shards/<benchmark>/<split>.json``."""
-        return json.loads(self.read_bytes(f"shards/{benchmark}/{split}.json"))
-
-    def shard_urls(self, benchmark: str, split: str) -> list:
-        """Paths or URLs of the split's shards, in index order."""
-        index = self.shard_index(benchmark, split)
-        return [self.url_of(f"shards/{benchmark}/{shard['url']}") for shard in index["shards"]]
 
     def average_motion(self, benchmark: str) -> np.ndarray:
         """``(3, 50, 25, 2)`` float32 mean of the benchmark's training split."""
