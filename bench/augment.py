@@ -12,12 +12,9 @@ shared machine) and consecutively (each side warm).
 """
 from __future__ import annotations
 
-import json
-import os
 import platform
 import random
 import statistics
-import tempfile
 import time
 from math import cos, radians, sin
 from pathlib import Path
@@ -32,6 +29,7 @@ from rich.table import Table
 
 from actclr.augment import Augmenter, build_augmenter, official_config, skeleton_adain, skeleton_mix
 from actclr.skeleton import BODY_PARTS, FLIP_PERMUTATION, PARENTS, TREE_ORDER
+from actclr.store.atomic import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "augment.json"
 FLIP = list(FLIP_PERMUTATION)
@@ -209,14 +207,6 @@ def paired_times(first: Callable[[], object], second: Callable[[], object], repe
         fn()
         out.append(time.perf_counter() - start)
     return statistics.median(times[0]), statistics.median(times[1])
-
-
-def write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
 
 
 VIEW_SETS = {

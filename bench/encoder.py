@@ -14,7 +14,6 @@ The JSON records the load average before and after the run.
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -30,6 +29,7 @@ from torch import nn
 from actclr.models import Encoder, Projector, init_weights
 from actclr.models.graph import spatial_partition
 from actclr.models.stgcn import BLOCKS, STGCN, TEMPORAL_KERNEL, official_key
+from actclr.store.atomic import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "encoder.json"
 #: Process settings that change CPU timings a lot (allocator behaviour for large tensors).
@@ -162,13 +162,6 @@ def time_pair(models: dict, x: torch.Tensor, iters: int, warmup: int) -> dict:
             times[name]["cpu"].append(time.process_time() - cpu)
             times[name]["wall"].append(time.perf_counter() - wall)
     return times
-
-
-def write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    tmp.replace(path)
 
 
 @click.command()

@@ -42,6 +42,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from actclr.data import H5Samples, ShardStream, make_loader
 from actclr.store.shards import make_sample, shuffled_rows, write_split
+from actclr.store.atomic import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "loader.json"
 SHAPE = (3, 50, 25, 2)
@@ -258,10 +259,7 @@ def main(samples: int, workers: str, batch_size: int, max_batches: int | None, d
                         "platform": platform.platform()},
         "results": results,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_suffix(".json.tmp")
-    tmp_out.write_text(json.dumps(report, indent=2))
-    tmp_out.replace(out)
+    write_json(out, report)
     console.print(f"wrote {out}")
 
 

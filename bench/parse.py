@@ -12,7 +12,6 @@ so further measurements (e.g. ``prepare`` timings) can be appended as new sectio
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import tempfile
@@ -28,6 +27,7 @@ from rich.table import Table
 
 from actclr.pipelines.ntu import parse_ntu
 from actclr.synth import generate
+from actclr.store.atomic import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "parse.json"
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ntu"
@@ -125,13 +125,10 @@ def main(count: int, repeats: int, out: Path) -> None:
     console = Console(width=120)
     for section in sections:
         console.print(section["table"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_suffix(".json.tmp")
-    tmp_out.write_text(json.dumps({
+    write_json(out, {
         "benchmark": "parse", "repeats": repeats, "threads": 1, "numpy": np.__version__,
         "pyarrow": pa.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
-        "sections": {s["name"]: s["rows"] for s in sections}}, indent=1) + "\n")
-    os.replace(tmp_out, out)
+        "sections": {s["name"]: s["rows"] for s in sections}})
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from actclr.store.atomic import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "prepare.json"
 
@@ -88,9 +89,8 @@ def main(per_class: int, scale: int, workers: int, repeats: int, child) -> None:
     console.print(f"speed-up with {workers} workers: {summary['speedup_workers']:.2f}x; peak RSS large/small: "
                   f"{summary['rss_ratio_large_vs_small']:.2f} for {summary['samples_ratio_large_vs_small']:.1f}x "
                   f"the samples (os.cpu_count()={os.cpu_count()})")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"runs": runs, "summary": summary, "workers": workers,
-                                   "python": platform.python_version(), "cpus": os.cpu_count()}, indent=1) + "\n")
+    write_json(RESULTS, {"runs": runs, "summary": summary, "workers": workers,
+                         "python": platform.python_version(), "cpus": os.cpu_count()})
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Baselines in the same run and process:
 """
 from __future__ import annotations
 
-import json
 import platform
 import statistics
 import time
@@ -35,6 +34,7 @@ import actclr.methods.actclr as actclr_module
 from actclr.engine.config import defaults, encoder_config
 from actclr.methods import build_method
 from actclr.models import build_encoder
+from actclr.store.atomic import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "step.json"
 #: Functions of ``actclr.methods.actclr`` timed as a phase (module attribute -> phase).
@@ -206,8 +206,7 @@ def main(batch: int, repeats: int, threads: int, queue: int) -> None:
                "step_ms": step_ms, "baseline_encoder_fwd_bwd_ms": base_ms, "compute_floor_ms": floor_ms,
                "ratios": ratios, "phases_ms": phase_ms, "phases_x_baseline": phase_x,
                "non_encoder_ms": other_ms, "non_encoder_share": other_ms / step_ms}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    write_json(RESULTS, results)
     console.print(f"wrote {RESULTS}")
 
 
