@@ -6,12 +6,20 @@ Python's ``random`` and noise from ``numpy.random.RandomState``. AdaIN and Skele
 the official code runs on the GPU per batch, are written per sample with a partner here too.
 Both sides run in the same process on one CPU thread with the same view definitions (epoch 1:
 every transform active), timed alternately (as inside a training loop, and robust to load on a
-shared machine) and consecutively (each side warm).
+shared machine) and consecutively (each side warm). Wall and process CPU time are recorded.
+
+Everything is measured twice: with glibc's default allocator settings, then (where glibc is
+available) after ``mallopt`` asks it to keep freed memory, as ``MALLOC_TRIM_THRESHOLD_`` and
+``MALLOC_MMAP_THRESHOLD_`` would. By default every batch-sized buffer tends to get fresh,
+page-faulted memory, which on a VM can cost more than the arithmetic; the second setting shows
+the arithmetic alone (for both sides; the library itself never changes allocator settings).
 
     python bench/augment.py [--batch 128] [--repeats 5]
 """
 from __future__ import annotations
 
+import ctypes
+import os
 import platform
 import random
 import statistics
@@ -191,8 +199,8 @@ def make_batch(n: int, seed: int = 0) -> np.ndarray:
 
 
 def paired_times(first: Callable[[], object], second: Callable[[], object], repeats: int,
-                 alternate: bool) -> tuple[float, float]:
-    """Median wall times of two functions after one warm-up call each.
+                 alternate: bool) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Median ``(wall, process CPU)`` seconds of two functions after one warm-up call each.
 
     ``alternate=True`` times them in turns (first, second, first, ...): both see the same load
     on a shared machine and each starts with caches and allocator state left by the other, as
@@ -203,10 +211,21 @@ def paired_times(first: Callable[[], object], second: Callable[[], object], repe
     order = [(first, times[0]), (second, times[1])]
     schedule = order * repeats if alternate else [order[0]] * repeats + [order[1]] * repeats
     for fn, out in schedule:
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         fn()
-        out.append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
+        out.append((time.perf_counter() - wall, time.process_time() - cpu))
+    return tuple(tuple(statistics.median(column) for column in zip(*side)) for side in times)
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed memory for reuse: no trimming of the heap and no ``mmap`` for
+    blocks under 32 MiB (``mallopt``, process-wide and irreversible). False without glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
 
 
 VIEW_SETS = {
@@ -228,25 +247,34 @@ def main(batch: int, repeats: int, out: Path) -> None:
     x = torch.from_numpy(data)
     augmenter = build_augmenter(official_config())
     sampler, g = Sampler(0), torch.Generator(device=x.device).manual_seed(0)
+    load_before = os.getloadavg()
     rows = []
-    for label, (names, actclr) in VIEW_SETS.items():
-        for timing in ("alternating", "consecutive"):
-            numpy_s, torch_s = paired_times(lambda: numpy_views(data, sampler, names, actclr),
-                                            lambda: torch_views(x, g, names, actclr, augmenter),
-                                            repeats, alternate=timing == "alternating")
-            rows.append({"views": label, "timing": timing, "numpy_samples_per_s": batch / numpy_s,
-                         "torch_samples_per_s": batch / torch_s, "speedup": numpy_s / torch_s,
-                         "numpy_ms_per_batch": 1e3 * numpy_s, "torch_ms_per_batch": 1e3 * torch_s})
-    table = Table(title=f"Augmentation throughput (batch {batch}, 1 CPU thread, median of {repeats})")
-    for column in ("views", "timing", "numpy per-sample (samples/s)", "torch batched (samples/s)", "speed-up"):
-        table.add_column(column, justify="left" if column in ("views", "timing") else "right")
+    for allocator in ("default", "freed memory kept"):
+        if allocator != "default" and not keep_freed_memory():
+            break
+        for label, (names, actclr) in VIEW_SETS.items():
+            for timing in ("alternating", "consecutive"):
+                numpy_s, torch_s = paired_times(lambda: numpy_views(data, sampler, names, actclr),
+                                                lambda: torch_views(x, g, names, actclr, augmenter),
+                                                repeats, alternate=timing == "alternating")
+                row = {"views": label, "allocator": allocator, "timing": timing,
+                       "speedup": numpy_s[0] / torch_s[0], "cpu_speedup": numpy_s[1] / torch_s[1]}
+                for side, (wall, cpu) in (("numpy", numpy_s), ("torch", torch_s)):
+                    row.update({f"{side}_ms_per_batch": 1e3 * wall, f"{side}_cpu_ms_per_batch": 1e3 * cpu,
+                                f"{side}_samples_per_s": batch / wall})
+                rows.append(row)
+    table = Table(title=f"Augmentation time per batch (batch {batch}, 1 CPU thread, median of {repeats})")
+    for column in ("views", "glibc allocator", "timing", "numpy per-sample (ms)", "torch batched (ms)",
+                   "speed-up (wall)", "speed-up (CPU)"):
+        table.add_column(column, justify="right" if "(" in column else "left")
     for r in rows:
-        table.add_row(r["views"], r["timing"], f"{r['numpy_samples_per_s']:,.0f}",
-                      f"{r['torch_samples_per_s']:,.0f}", f"{r['speedup']:.1f}x")
-    Console().print(table)
+        table.add_row(r["views"], r["allocator"], r["timing"], f"{r['numpy_ms_per_batch']:.1f}",
+                      f"{r['torch_ms_per_batch']:.1f}", f"{r['speedup']:.1f}x", f"{r['cpu_speedup']:.1f}x")
+    Console(width=130).print(table)
     write_json(out, {"benchmark": "augment", "batch": batch, "repeats": repeats, "threads": 1,
                      "device": "cpu", "torch": torch.__version__, "numpy": np.__version__,
-                     "machine": platform.machine(), "results": rows})
+                     "machine": platform.machine(), "load_average_before": load_before,
+                     "load_average_after": os.getloadavg(), "results": rows})
 
 
 if __name__ == "__main__":

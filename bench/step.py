@@ -7,10 +7,14 @@ Baselines in the same run and process:
 
 * ``encoder fwd+bwd``: one query-encoder forward + backward on the same batch (the cost of a
   plain supervised/contrastive pass);
-* ``compute floor``: what any implementation of the official step must spend on the encoder,
-  3 forward+backward passes (three query branches) + 3 no-grad passes (key, two masks).
+* ``compute floor``: what any implementation of the step must spend on the encoder: one
+  forward+backward per query branch + the no-grad passes (key, one mask per masked view).
 
-    python bench/step.py [--batch 32] [--repeats 3] [--threads 1]
+Two branch sets are measured by default: the official three branches (``1,2,3``: 3 fwd+bwd +
+3 no-grad passes, a floor of about 3.8x one fwd+bwd) and the paper's single MATS stream (``2``:
+one online view, ``A * AdaIN(X) + (1 - A) * Mix(AdaIN(X))``, 1 fwd+bwd + 2 no-grad passes).
+
+    python bench/step.py [--batch 32] [--repeats 3] [--threads 1] [--branches 1,2,3 --branches 2]
 """
 from __future__ import annotations
 
@@ -121,12 +125,19 @@ def encoder_pass(encoder: torch.nn.Module, x: torch.Tensor) -> None:
     encoder.embed(x).square().mean().backward()
 
 
-def compute_floor(encoder: torch.nn.Module, x: torch.Tensor) -> None:
-    """3 forward+backward + 3 no-grad forwards of the encoder: the official step's encoder work."""
-    for _ in range(3):
+def encoder_passes(branches: tuple) -> tuple[int, int]:
+    """``(forward+backward passes, no-grad passes)`` a step with ``branches`` needs: one trained
+    pass per branch; the key, the mask of ``q`` (branch 1) and the mask of ``p`` (branches 2, 3)."""
+    return len(branches), 1 + (1 in branches) + bool({2, 3} & set(branches))
+
+
+def compute_floor(encoder: torch.nn.Module, x: torch.Tensor, branches: tuple) -> None:
+    """The encoder work of a step with ``branches`` (see :func:`encoder_passes`), nothing else."""
+    trained, no_grad = encoder_passes(branches)
+    for _ in range(trained):
         encoder_pass(encoder, x)
     with torch.no_grad():
-        for _ in range(3):
+        for _ in range(no_grad):
             encoder.feature_map(x)
 
 
@@ -145,7 +156,7 @@ def measure(method, optimizer, x: torch.Tensor, g: torch.Generator, repeats: int
         timer = PhaseTimer()
         baseline = timed(lambda: encoder_pass(encoder, x))
         step = timed(lambda: actclr_step(method, optimizer, x, g, timer))
-        floor = timed(lambda: compute_floor(encoder, x))
+        floor = timed(lambda: compute_floor(encoder, x, method.options.branches))
         phases = {name: timer.totals.get(name, 0.0) for name in PHASES}
         phases["other (forward part)"] = timer.totals["step (forward part)"] - sum(
             v for k, v in timer.totals.items() if k not in OUTSIDE)
@@ -158,16 +169,13 @@ def median(rounds: list, fn: Callable[[dict], float]) -> float:
     return statistics.median(fn(r) for r in rounds)
 
 
-@click.command()
-@click.option("--batch", default=32, show_default=True, help="Sequences per step.")
-@click.option("--repeats", default=3, show_default=True, help="Timed rounds (median) after one warm-up round.")
-@click.option("--threads", default=1, show_default=True, help="torch.set_num_threads.")
-@click.option("--queue", default=4096, show_default=True, help="Queue size (official 65536).")
-def main(batch: int, repeats: int, threads: int, queue: int) -> None:
-    torch.set_num_threads(threads)
+def bench_branches(branches: tuple, batch: int, repeats: int, threads: int, queue: int,
+                   console: Console) -> dict:
+    """Measure the step with ``branches``; print its table and return its results."""
     torch.manual_seed(0)
     cfg = defaults()
-    method_cfg = {**cfg["method"], "queue_size": queue, "topk": min(cfg["method"]["topk"], queue)}
+    method_cfg = {**cfg["method"], "queue_size": queue, "topk": min(cfg["method"]["topk"], queue),
+                  "branches": list(branches)}
     x = make_batch(batch)
     method = build_method("actclr", method_cfg, lambda: build_encoder(encoder_config(cfg)),
                           augmenter=cfg["augment"], average_motion=x.mean(0)).train()
@@ -183,30 +191,50 @@ def main(batch: int, repeats: int, threads: int, queue: int) -> None:
     ratios = {"step_to_baseline": median(rounds, lambda r: r["step"] / r["baseline"]),
               "floor_to_baseline": median(rounds, lambda r: r["floor"] / r["baseline"]),
               "step_to_floor": median(rounds, lambda r: r["step"] / r["floor"])}
+    trained, no_grad = encoder_passes(branches)
 
-    table = Table(title=f"ActCLR training step, CPU, batch {batch}, {threads} thread(s), queue {queue}, "
-                        f"median of {repeats}")
+    label = ",".join(map(str, branches))
+    table = Table(title=f"ActCLR training step, branches {label}, CPU, batch {batch}, {threads} thread(s), "
+                        f"queue {queue}, median of {repeats}")
     for column in ("phase", "ms", "share of step", "x encoder fwd+bwd"):
         table.add_column(column, justify="left" if column == "phase" else "right")
     for name in names:
         table.add_row(name, f"{phase_ms[name]:.1f}", f"{100 * phase_ms[name] / step_ms:.0f}%", f"{phase_x[name]:.2f}")
     table.add_section()
-    table.add_row("ActCLR step", f"{step_ms:.1f}", "100%", f"{ratios['step_to_baseline']:.2f}")
-    table.add_row("compute floor (3 fwd+bwd + 3 no-grad)", f"{floor_ms:.1f}", "", f"{ratios['floor_to_baseline']:.2f}")
+    table.add_row(f"ActCLR step (branches {label})", f"{step_ms:.1f}", "100%", f"{ratios['step_to_baseline']:.2f}")
+    table.add_row(f"compute floor ({trained} fwd+bwd + {no_grad} no-grad)", f"{floor_ms:.1f}", "",
+                  f"{ratios['floor_to_baseline']:.2f}")
     table.add_row("encoder fwd+bwd (baseline)", f"{base_ms:.1f}", "", "1.00")
-    console = Console()
     console.print(table)
-    console.print(f"ActCLR step / compute floor: {ratios['step_to_floor']:.2f} "
-                  "(cost beyond the encoder passes any implementation of the official step needs)")
-    console.print(f"work outside encoder passes (augmentation, actionlet, loss, optimizer, other): "
-                  f"{other_ms:.0f} ms = {100 * other_ms / step_ms:.1f}% of the step")
+    console.print(f"step / compute floor: {ratios['step_to_floor']:.2f}; work outside encoder passes "
+                  f"(augmentation, actionlet, loss, optimizer, other): {other_ms:.0f} ms = "
+                  f"{100 * other_ms / step_ms:.1f}% of the step")
+    return {"branches": list(branches), "step_ms": step_ms, "baseline_encoder_fwd_bwd_ms": base_ms,
+            "compute_floor_ms": floor_ms, "floor_passes": {"fwd_bwd": trained, "no_grad": no_grad},
+            "ratios": ratios, "phases_ms": phase_ms, "phases_x_baseline": phase_x,
+            "non_encoder_ms": other_ms, "non_encoder_share": other_ms / step_ms}
 
-    results = {"batch": batch, "threads": threads, "repeats": repeats, "queue_size": queue,
-               "torch": torch.__version__, "platform": platform.platform(),
-               "step_ms": step_ms, "baseline_encoder_fwd_bwd_ms": base_ms, "compute_floor_ms": floor_ms,
-               "ratios": ratios, "phases_ms": phase_ms, "phases_x_baseline": phase_x,
-               "non_encoder_ms": other_ms, "non_encoder_share": other_ms / step_ms}
-    write_json(RESULTS, results)
+
+def parse_branches(ctx, param, values: tuple) -> list:
+    try:
+        return [tuple(int(b) for b in v.split(",")) for v in values]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated branch numbers, got {values}") from None
+
+
+@click.command()
+@click.option("--batch", default=32, show_default=True, help="Sequences per step.")
+@click.option("--repeats", default=3, show_default=True, help="Timed rounds (median) after one warm-up round.")
+@click.option("--threads", default=1, show_default=True, help="torch.set_num_threads.")
+@click.option("--queue", default=4096, show_default=True, help="Queue size (official 65536).")
+@click.option("--branches", "branch_sets", multiple=True, default=("1,2,3", "2"), show_default=True,
+              callback=parse_branches, help="Branch set to measure (repeatable).")
+def main(batch: int, repeats: int, threads: int, queue: int, branch_sets: list) -> None:
+    torch.set_num_threads(threads)
+    console = Console()
+    runs = [bench_branches(b, batch, repeats, threads, queue, console) for b in branch_sets]
+    write_json(RESULTS, {"batch": batch, "threads": threads, "repeats": repeats, "queue_size": queue,
+                         "torch": torch.__version__, "platform": platform.platform(), "runs": runs})
     console.print(f"wrote {RESULTS}")
 
 

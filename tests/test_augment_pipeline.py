@@ -5,7 +5,7 @@ import pytest
 import torch
 import yaml
 
-from actclr.augment import (AugmentConfigError, build_augmenter, official_config,
+from actclr.augment import (AugmentConfigError, build_augmenter, effects, official_config,
                             official_curriculum, official_views)
 from augment_helpers import gen, skeletons
 
@@ -42,14 +42,39 @@ def test_views_from_yaml_config():
     assert set(aug(x, gen(), epoch=1, names=["extreme"])) == {"extreme"}
 
 
-def test_view_equals_its_steps_applied_in_order():
-    aug, x = augmenter(), skeletons(8)
-    expected, g = x, gen(7)
-    for step in aug.steps("normal", 1):
-        expected = step(expected, g)
-    assert torch.equal(aug.view("normal", x, gen(7), 1), expected)
-    assert torch.equal(aug.view("normal", x, gen(7), 1), aug.view("normal", x, gen(7), 1))
-    assert not torch.equal(aug.view("normal", x, gen(7), 1), aug.view("normal", x, gen(8), 1))
+#: Every effect kind: a coordinate map after noise (axis mask, rotate), mirroring, frame maps on a
+#: subset and on every sample, joint maps, noises (one gating no sample), and AdaIN splitting the view.
+FUSION_CONFIG = {"views": {"all": [
+    {"name": "crop", "mode": "resize"}, "shear", {"name": "flip", "mirror": True},
+    {"name": "noise", "std": 0.05}, {"name": "noise", "p": 0.0}, "temporal_flip", "rotate", "blur",
+    {"name": "axis_mask", "p": 0.8},
+    {"name": "speed", "p": 0.7}, "bone_shrink", "adain", {"name": "crop", "pad": 4, "padding": "edge"},
+    {"name": "noise", "std": 0.1, "p": 1.0}, {"name": "shear", "amplitude": 0.3}]}}
+
+
+def sequential(steps, x, g):
+    for step in steps:
+        x = step(x, g)
+    return x
+
+
+@pytest.mark.parametrize("block_bytes", [effects.BLOCK_BYTES, 1 << 16])      # one block / 1-2 samples
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("config, name", [(yaml.safe_load(CONFIG), "normal"), (official_config(), "weak"),
+                                          (official_config(), "normal"), (official_config(), "extreme"),
+                                          (FUSION_CONFIG, "all")])
+def test_fused_view_equals_its_steps_applied_in_order(config, name, dtype, block_bytes, monkeypatch):
+    monkeypatch.setattr(effects, "BLOCK_BYTES", block_bytes)
+    aug, x = build_augmenter(config), skeletons(16, dtype=dtype)
+    fused_g, sequential_g = gen(7), gen(7)
+    fused = aug.view(name, x, fused_g, 1)
+    expected = sequential(aug.steps(name, 1), x, sequential_g)
+    assert torch.equal(fused_g.get_state(), sequential_g.get_state())        # same draws
+    tolerance = {"atol": 1e-4, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 1e-12, "rtol": 1e-12}
+    torch.testing.assert_close(fused, expected, **tolerance)
+    assert not torch.equal(fused, x) and torch.equal(x, skeletons(16, dtype=dtype))   # input untouched
+    assert torch.equal(aug.view(name, x, gen(7), 1), fused)
+    assert not torch.equal(aug.view(name, x, gen(8), 1), fused)
 
 
 def test_curriculum_keeps_k_optional_transforms_then_switches_everything_off():

@@ -10,7 +10,10 @@ import torch
 from actclr.augment import (TRANSFORMS, axis_mask, bone_shrink, gaussian_blur, gaussian_noise,
                             rotate, shear, spatial_flip, speed_resample, temporal_crop,
                             temporal_flip, to_stream)
-from actclr.augment.rotate import axis_rotation
+from actclr.augment.coords import apply_joint_matrix
+from actclr.augment.rotate import axis_rotations
+from actclr.augment.tree import (bone_scaling_matrix, bones_joint_major, joint_major, rebuild_joint_major,
+                                 sample_major)
 from actclr.skeleton import CENTER, FLIP_PERMUTATION
 from augment_helpers import gen, skeletons
 
@@ -102,11 +105,13 @@ def test_rotation_direction_official_one_way_symmetric_both():
     assert (symmetric > 1).any() and (symmetric < -1).any() and symmetric.abs().max() <= 30 + 1e-3
 
 
-def test_axis_rotation_matches_right_hand_rule():
-    r = axis_rotation(torch.tensor([math.pi / 2]), 2)[0]         # z: x -> y
-    torch.testing.assert_close(r @ torch.tensor([1.0, 0, 0]), torch.tensor([0.0, 1, 0]), atol=1e-6, rtol=0)
-    r = axis_rotation(torch.tensor([math.pi / 2]), 1)[0]         # y: z -> x
-    torch.testing.assert_close(r @ torch.tensor([0.0, 0, 1]), torch.tensor([1.0, 0, 0]), atol=1e-6, rtol=0)
+def test_axis_rotations_match_the_right_hand_rule():
+    rx, ry, rz = axis_rotations(torch.tensor([math.pi / 2] * 3))
+    e = torch.eye(3)
+    for r, before, after in ((rx, e[1], e[2]), (ry, e[2], e[0]), (rz, e[0], e[1])):   # y->z, z->x, x->y
+        torch.testing.assert_close(r @ before, after, atol=1e-6, rtol=0)
+    half = axis_rotations(torch.tensor([[0.3, -0.7, 1.1]]))[0]
+    torch.testing.assert_close(half @ half.transpose(1, 2), e.expand(3, 3, 3), atol=1e-6, rtol=0)
 
 
 # ------------------------------------------------------------------ flips
@@ -206,6 +211,17 @@ def test_bone_shrink_shortens_every_bone_to_at_most_half():
     per_bone = ratio[:, :, bones]                     # one factor per (sample, bone): constant in t and m
     torch.testing.assert_close(per_bone, per_bone[:, :1, :, :1].expand_as(per_bone), atol=1e-4, rtol=1e-3)
     assert per_bone[:, 0, :, 0].std() > 0.05
+
+
+def test_bone_scaling_matrix_rebuilds_the_tree_with_scaled_bones():
+    x = skeletons(4, dtype=torch.float64)
+    factor = torch.rand(4, 25, generator=gen(1), dtype=torch.float64)
+    identity = torch.eye(25, dtype=torch.float64).expand(4, -1, -1)
+    assert torch.equal(bone_scaling_matrix(torch.ones_like(factor)), identity)
+    y = joint_major(x)                      # reference: walk the tree, x_v = x_parent + f_v b_v
+    bones = bones_joint_major(y) * factor.t()[:, None, :, None, None]
+    expected = sample_major(rebuild_joint_major(y[CENTER], bones))
+    torch.testing.assert_close(apply_joint_matrix(x, bone_scaling_matrix(factor)), expected)
 
 
 # ------------------------------------------------------------------ common contract

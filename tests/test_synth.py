@@ -185,3 +185,17 @@ def test_nuisance_moves_other_joints_and_leaves_the_class_motion_alone(ntu60, tm
     assert np.mean([noisy[n][1] for n in noisy]) > 4 * np.mean([clean[n][1] for n in clean])
     with pytest.raises(ValueError, match="nuisance"):
         generate(tmp_path / "pku", "pkummd1", classes=2, per_class=2, nuisance=0.5)
+
+
+def test_cli_actions_selects_classes_by_action_number(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "raw"
+    result = runner.invoke(cli, ["synth", str(out), "--actions", "1,3,13", "--per-class", "2"])
+    assert result.exit_code == 0, result.output
+    truth = json.loads((out / "ground_truth.json").read_text())
+    assert sorted(truth["classes"]) == ["0", "12", "2"]
+    names = {p.stem[-4:] for p in (out / "nturgb+d_skeletons").glob("*.skeleton")}
+    assert names <= {"A001", "A003", "A013"} and len(names) == 3
+    for bad in (["--actions", "0,2"], ["--actions", "1,x"], ["--actions", "1", "--classes", "2"]):
+        result = runner.invoke(cli, ["synth", str(tmp_path / "other"), *bad])
+        assert result.exit_code == 2 and "--actions" in result.output + str(result.exception)

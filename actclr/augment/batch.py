@@ -1,4 +1,4 @@
-"""Shape checks, joint selection and per-sample broadcasting shared by the batched transforms."""
+"""Shape checks, joint selection and gate selection shared by the batched transforms."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -43,6 +43,7 @@ def select_joints(x: Tensor, joints: tuple[int, ...]) -> Tensor:
     return x.reshape(-1, v * m).index_select(1, cols).view(n, c, t, len(joints), m)
 
 
-def gated(gate: Tensor, transformed: Tensor, original: Tensor) -> Tensor:
-    """Per sample: ``transformed`` where ``gate`` (N,) bool is set, else ``original`` (N, ...)."""
-    return torch.where(gate.reshape(-1, *([1] * (original.dim() - 1))), transformed, original)
+def chosen_rows(chosen: Tensor) -> Tensor:
+    """(K,) long, sorted: the samples whose (N,) bool gate is set. On CUDA, sizing the result reads
+    the gate count (one small host sync); it lets gated transforms skip the other samples."""
+    return chosen.nonzero().squeeze(1)

@@ -1,10 +1,13 @@
 """Temporal crop: the official random temporal shift, or the paper-style crop-and-resize."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import Tensor
 
 from actclr.augment.batch import check_batch
+from actclr.augment.effects import AxisMap, Effect, transform_of
 from actclr.augment.sampling import integers, uniform
 from actclr.augment.temporal import resample_linear, take_frames
 
@@ -12,16 +15,20 @@ CROP_MODES = ("shift", "resize")
 PADDINGS = ("symmetric", "edge")
 
 
-def _padded_index(frame: Tensor, frames: int, padding: str) -> Tensor:
-    """Map frame indices in ``[-pad, T + pad)`` of the padded sequence to frames of ``[0, T)``."""
+@lru_cache(maxsize=None)
+def _shift_table(frames: int, pad: int, padding: str, device: torch.device) -> Tensor:
+    """(2 pad + 1, T) long: row ``o`` lists the source frames of the shift by offset ``o``, i.e.
+    frames ``o - pad + t`` of the padded sequence mapped back into ``[0, T)``."""
+    frame = torch.arange(2 * pad + 1)[:, None] - pad + torch.arange(frames)
     if padding == "edge":
-        return frame.clamp(0, frames - 1)
+        return frame.clamp(0, frames - 1).to(device)
     mirrored = torch.where(frame < 0, -frame - 1, frame)
-    return torch.where(mirrored >= frames, 2 * frames - 1 - mirrored, mirrored)
+    return torch.where(mirrored >= frames, 2 * frames - 1 - mirrored, mirrored).to(device)
 
 
-def temporal_crop(x: Tensor, g: torch.Generator, pad: int = 8, mode: str = "shift",
-                  padding: str = "symmetric", ratio: tuple[float, float] = (0.5, 1.0)) -> Tensor:
+def temporal_crop_effects(x: Tensor, g: torch.Generator, pad: int = 8, mode: str = "shift",
+                          padding: str = "symmetric",
+                          ratio: tuple[float, float] = (0.5, 1.0)) -> tuple[Effect, ...]:
     """Random temporal crop of every sequence, with per-sample offsets.
 
     ``mode='shift'`` (default, the official ``temperal_crop``): pad ``pad`` frames at each end,
@@ -32,7 +39,7 @@ def temporal_crop(x: Tensor, g: torch.Generator, pad: int = 8, mode: str = "shif
     ``r ~ U(ratio)``, at a uniform start, and resize them linearly back to ``T`` frames.
 
     The shift is the default because the official views and the published numbers use it.
-    ``x`` (N, C, T, V, M) -> (N, C, T, V, M).
+    ``x`` (N, C, T, V, M) -> (N, C, T, V, M); one frame map (:class:`AxisMap`).
     """
     check_batch(x, "temporal_crop")
     n, frames = x.shape[0], x.shape[2]
@@ -42,8 +49,8 @@ def temporal_crop(x: Tensor, g: torch.Generator, pad: int = 8, mode: str = "shif
         if not 0 <= pad <= frames:
             raise ValueError(f"temporal_crop: pad must lie in [0, T={frames}], got {pad}")
         offset = integers(g, n, 0, 2 * pad, x.device)
-        frame = offset[:, None] - pad + torch.arange(frames, device=x.device)
-        return take_frames(x, _padded_index(frame, frames, padding))
+        index = _shift_table(frames, pad, padding, x.device).index_select(0, offset)
+        return (AxisMap(take_frames, (index,)),)
     if mode == "resize":
         low, high = ratio
         if not 0.0 < low <= high <= 1.0:
@@ -51,5 +58,8 @@ def temporal_crop(x: Tensor, g: torch.Generator, pad: int = 8, mode: str = "shif
         r = uniform(g, (n,), x, low, high).double()
         length = (r * frames).floor().long().clamp(1, frames)
         start = integers(g, n, 0, frames - length, x.device)
-        return resample_linear(x, start, length, torch.full_like(length, frames))
+        return (AxisMap(resample_linear, (start, length, torch.full_like(length, frames))),)
     raise ValueError(f"temporal_crop: mode must be one of {CROP_MODES}, got {mode!r}")
+
+
+temporal_crop = transform_of(temporal_crop_effects)

@@ -4,30 +4,37 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from actclr.augment.batch import check_batch, joint_columns
+from actclr.augment.batch import check_batch, chosen_rows, joint_columns
+from actclr.augment.effects import AxisMap, CoordMap, Effect, transform_of
 from actclr.augment.sampling import gate
-from actclr.skeleton import FLIP_PERMUTATION, NUM_JOINTS
+from actclr.skeleton import FLIP_PERMUTATION
 
 
-def spatial_flip(x: Tensor, g: torch.Generator, p: float = 0.5, mirror: bool = False,
-                 axis: int = 0) -> Tensor:
+def spatial_flip_effects(x: Tensor, g: torch.Generator, p: float = 0.5, mirror: bool = False,
+                         axis: int = 0) -> tuple[Effect, ...]:
     """With probability ``p`` per sample, swap left and right joints (``FLIP_PERMUTATION``).
 
     ``mirror=False`` (default, official) only relabels the joints: the geometry is unchanged and
     the left limbs take the right limbs' trajectories. ``mirror=True`` also negates coordinate
     ``axis`` (x by default), which makes the result the true mirror image of the body. The default
     follows the official code for parity with the published results. Both are involutions.
-    ``x`` (N, 3, T, V=25, M) -> (N, 3, T, V, M).
+    ``x`` (N, 3, T, V=25, M) -> (N, 3, T, V, M); a joint map of the flipped samples
+    (:class:`AxisMap`), preceded by a sign flip (:class:`CoordMap`) if ``mirror``.
     """
     check_batch(x, "spatial_flip", joints=True)
-    n, c, t, v, m = x.shape
+    n, m = x.shape[0], x.shape[4]
     chosen = gate(g, n, p, x.device)
-    flip = joint_columns(FLIP_PERMUTATION, m, x.device)
-    columns = torch.where(chosen[:, None], flip, torch.arange(NUM_JOINTS * m, device=x.device))
-    flat = x.reshape(n, c * t, v * m)
-    out = flat.gather(2, columns[:, None, :].expand(n, c * t, v * m)).view(x.shape)
-    if mirror:
-        sign = torch.ones(n, c, device=x.device, dtype=x.dtype)
-        sign[:, axis] = torch.where(chosen, -1.0, 1.0).to(x.dtype)
-        out.mul_(sign[:, :, None, None, None])
-    return out
+    columns = joint_columns(FLIP_PERMUTATION, m, x.device)
+
+    def relabel(s: Tensor) -> Tensor:
+        return s.reshape(-1, columns.numel()).index_select(1, columns).view(s.shape)
+
+    relabelled = AxisMap(relabel, rows=chosen_rows(chosen))
+    if not mirror:
+        return (relabelled,)
+    sign = torch.ones(n, 3, device=x.device, dtype=x.dtype)
+    sign[:, axis] = 1 - 2 * chosen.to(x.dtype)
+    return CoordMap(torch.diag_embed(sign)), relabelled
+
+
+spatial_flip = transform_of(spatial_flip_effects)

@@ -32,9 +32,9 @@ class MixResult(NamedTuple):
 
 
 @lru_cache(maxsize=None)
-def _part_membership(device: torch.device) -> Tensor:
-    """(P, V) float: 1 where joint ``v`` belongs to body part ``p`` of ``BODY_PARTS``."""
-    member = torch.zeros(len(BODY_PARTS), NUM_JOINTS, device=device)
+def _part_membership(device: torch.device, dtype: torch.dtype) -> Tensor:
+    """(P, V): 1 where joint ``v`` belongs to body part ``p`` of ``BODY_PARTS``, else 0."""
+    member = torch.zeros(len(BODY_PARTS), NUM_JOINTS, device=device, dtype=dtype)
     for p, joints in enumerate(BODY_PARTS):
         member[p, list(joints)] = 1.0
     return member
@@ -70,28 +70,28 @@ def skeleton_mix(x: Tensor, g: torch.Generator, parts: Sequence[int] = (2, 3),
     partner = partner_index(n, g, device)
     mode = categorical(g, n, probs, device)
     n_parts = integers(g, n, parts[0], parts[1], device)
-    joints = random_subset(g, n_parts, len(BODY_PARTS)).float() @ _part_membership(device)
+    parts_taken = random_subset(g, n_parts, len(BODY_PARTS)).to(x.dtype)
+    joints = (parts_taken @ _part_membership(device, x.dtype)) > 0                      # (N, V)
     width = integers(g, n, units[0], units[1], device)
     start = integers(g, n, 0, frames // unit_frames - width, device) * unit_frames
     width = width * unit_frames
-    lam = uniform(g, (n,), x)
+    lam = uniform(g, (n, 1), x)
 
-    t = torch.arange(frames, device=device)[None, :]
-    window = (t >= start[:, None]) & (t < (start + width)[:, None])
-    resized = window & (mode == RESIZEMIX)[:, None]
-    source = torch.where(resized, (2 * (t - start[:, None])).clamp(max=frames - 1), t)
-    content = take_frames(x, source, rows=partner)
+    # Every mask is an outer product: per-frame weight (N, T) x per-joint weight (N, V).
+    t = torch.arange(frames, device=device)
+    offset = t - start[:, None]
+    window = (offset >= 0) & (offset < width[:, None])
+    is_mixup, is_resize = (mode == MIXUP)[:, None], (mode == RESIZEMIX)[:, None]
+    source = torch.where(window & is_resize, (2 * offset).clamp(max=frames - 1), t)
+    content = take_frames(x, source, rows=partner).view(n, x.shape[1], frames, -1)
 
-    box = (window[:, :, None].float() * joints[:, None, :]).to(x.dtype)
-    head = ((t < (2 * width)[:, None])[:, :, None].float() * joints[:, None, :]).to(x.dtype)
-    lam_map = lam[:, None, None].expand(n, frames, NUM_JOINTS)
-    is_mixup = (mode == MIXUP)[:, None, None]
-    weight = torch.where(is_mixup, lam_map, box)
-    taken = torch.where(is_mixup, lam_map, torch.where((mode == RESIZEMIX)[:, None, None], head, box))
-    lanes = weight.repeat_interleave(x.shape[4], dim=2)[:, None]
-    flat = x.reshape(n, x.shape[1], frames, -1)
-    mixed = torch.lerp(flat, content.view(flat.shape), lanes).view(x.shape)
-    return MixResult(mixed, partner, 1 - weight, taken, mode)
+    per_frame = torch.where(is_mixup, lam, window.to(x.dtype))
+    used_frames = torch.where(is_mixup | ~is_resize, per_frame, (t < 2 * width[:, None]).to(x.dtype))
+    per_joint = torch.where(is_mixup, 1.0, joints.to(x.dtype))
+    lanes = per_frame[:, :, None] * per_joint.repeat_interleave(x.shape[4], dim=1)[:, None, :]
+    mixed = torch.lerp(x.reshape(content.shape), content, lanes[:, None], out=content).view(x.shape)
+    weight = per_frame[:, :, None] * per_joint[:, None, :]
+    return MixResult(mixed, partner, 1 - weight, used_frames[:, :, None] * per_joint[:, None, :], mode)
 
 
 def skeleton_mix_view(x: Tensor, g: torch.Generator, **params) -> Tensor:

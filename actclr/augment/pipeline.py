@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from actclr.augment.effects import Effect, apply_fused
 from actclr.augment.registry import get_transform
 
 BASE_TRANSFORMS = ("crop", "shear")
@@ -41,6 +42,12 @@ class Step:
 
     def __call__(self, x: Tensor, g: torch.Generator) -> Tensor:
         return get_transform(self.name)(x, g, **self.params)
+
+    def effects(self, x: Tensor, g: torch.Generator) -> tuple[Effect, ...] | None:
+        """The step's effects drawn from ``g`` for a batch shaped like ``x``, or None (drawing
+        nothing) if its transform has no effects form (AdaIN, Skeleton Mix)."""
+        draw = getattr(get_transform(self.name), "effects", None)
+        return None if draw is None else draw(x, g, **self.params)
 
 
 @dataclass(frozen=True)
@@ -100,10 +107,21 @@ class Augmenter:
         return [s.name for s in self.steps(name, epoch)]
 
     def view(self, name: str, x: Tensor, g: torch.Generator, epoch: int) -> Tensor:
-        """View ``name`` of the batch ``x`` (N, C, T, V, M) at ``epoch``."""
+        """View ``name`` of the batch ``x`` (N, C, T, V, M) at ``epoch``.
+
+        Equal (up to float rounding) to applying the steps in turn, with the same draws from
+        ``g``: each run of steps with effects is drawn in order, then applied fused
+        (:func:`~actclr.augment.effects.apply_fused`); other steps run as they are.
+        """
+        pending: list[Effect] = []
         for step in self.steps(name, epoch):
-            x = step(x, g)
-        return x
+            drawn = step.effects(x, g)
+            if drawn is None:
+                x = step(apply_fused(x, pending), g)
+                pending = []
+            else:
+                pending.extend(drawn)
+        return apply_fused(x, pending)
 
     def __call__(self, x: Tensor, g: torch.Generator, epoch: int,
                  names: Sequence[str] | None = None) -> dict[str, Tensor]:

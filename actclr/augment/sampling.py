@@ -15,17 +15,15 @@ def uniform(g: torch.Generator, shape: tuple[int, ...], like: Tensor,
             low: float = 0.0, high: float = 1.0) -> Tensor:
     """``U(low, high)`` of ``shape`` on ``like.device`` in ``like.dtype``."""
     u = torch.rand(shape, generator=g, device=like.device, dtype=like.dtype)
-    return low + (high - low) * u
+    return u if (low, high) == (0.0, 1.0) else u.mul_(high - low).add_(low)
 
 
 def integers(g: torch.Generator, n: int, low: int | Tensor, high: int | Tensor,
              device: torch.device) -> Tensor:
     """``(n,)`` long integers uniform in ``[low, high]`` (inclusive; bounds may be per-sample)."""
-    low_t = torch.as_tensor(low, device=device)
-    span = torch.as_tensor(high, device=device) - low_t + 1
+    span = high - low + 1
     u = torch.rand(n, generator=g, device=device, dtype=torch.float64)
-    draw = (u * span).floor().long()
-    return low_t + torch.minimum(draw, span - 1)
+    return (u * span).long().clamp_(max=span - 1) + low
 
 
 def gate(g: torch.Generator, n: int, p: float, device: torch.device) -> Tensor:

@@ -1,7 +1,9 @@
 """Bone vectors and rebuilding joints from the root along the kinematic tree.
 
 Tree walks run in a joint-major layout ``(V, M, N, C, T)``, where selecting joints selects
-contiguous rows; one transpose in and one out is much cheaper than column gathers.
+contiguous rows; one transpose in and one out is much cheaper than column gathers. Rescaling
+bones by a per-sample factor (shared by frames and bodies) is linear in the joints, one
+``(V, V)`` matrix per sample (:func:`bone_scaling_matrix`).
 """
 from __future__ import annotations
 
@@ -53,6 +55,34 @@ def tree_levels() -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
         joints = tuple(j for j in TREE_ORDER if depth[j] == d)
         levels.append((joints, tuple(PARENTS[j] for j in joints)))
     return tuple(levels)
+
+
+@lru_cache(maxsize=None)
+def tree_matrices(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
+    """Constant (V, V) matrices of the tree: ``root`` (``root[v, ROOT] = 1``: every joint at the
+    root), ``bones`` (``bones @ x`` = the bone vectors of :func:`bone_vectors`) and ``paths``
+    (``paths[v, b] = 1`` for every joint ``b != ROOT`` on the way from the root to ``v``, ``v``
+    included), so that ``x = (root + paths @ bones) @ x``."""
+    root = torch.zeros(NUM_JOINTS, NUM_JOINTS, dtype=torch.float64)
+    root[:, ROOT] = 1
+    bones = torch.eye(NUM_JOINTS, dtype=torch.float64)
+    bones[ROOT, ROOT] = 0
+    paths = torch.zeros_like(bones)
+    for joint in TREE_ORDER[1:]:
+        bones[joint, PARENTS[joint]] = -1
+        paths[joint] = paths[PARENTS[joint]]
+        paths[joint, joint] = 1
+    return tuple(m.to(device=device, dtype=dtype) for m in (root, bones, paths))
+
+
+def bone_scaling_matrix(factor: Tensor) -> Tensor:
+    """Per-sample joint matrices ``B`` (N, V, V) rebuilding the skeleton from the root with bone
+    ``b`` scaled by ``factor[n, b]``: ``x'_v = x_root + sum_{b on the path to v} f_b (x_b - x_parent(b))``.
+
+    ``factor`` (N, V=25) (the root's entry is unused). Apply with ``coords.apply_joint_matrix``.
+    """
+    root, bones, paths = tree_matrices(factor.device, factor.dtype)
+    return root + (paths * factor[:, None, :]) @ bones
 
 
 def rebuild_joint_major(root: Tensor, bones: Tensor) -> Tensor:

@@ -6,12 +6,27 @@ import click
 from actclr import registry
 
 
+def parse_actions(text: str) -> list[int]:
+    """``"1,3,5"`` (1-based action numbers) -> 0-based labels ``[0, 2, 4]``."""
+    try:
+        numbers = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated action numbers, got {text!r}",
+                                 param_hint="--actions") from None
+    if not numbers or min(numbers) < 1:
+        raise click.BadParameter(f"action numbers start at 1 (A001), got {text!r}", param_hint="--actions")
+    return [n - 1 for n in numbers]
+
+
 @click.command("synth")
 @click.argument("out_raw", type=click.Path(file_okay=False))
 @click.option("--dataset", type=click.Choice(registry.dataset_names()), default="ntu60", show_default=True,
               help="Which raw dataset to imitate (names, formats, splits, two-person classes).")
 @click.option("--classes", type=click.IntRange(min=1), default=None,
               help="Generate the first N classes (default: all classes of the dataset).")
+@click.option("--actions", default=None, metavar="LIST",
+              help="Generate these classes instead: 1-based action numbers (A001 = 1), comma-separated, "
+                   "e.g. 1,3,5,7,13,15,16,18.")
 @click.option("--per-class", type=click.IntRange(min=2), default=8, show_default=True,
               help="Samples (NTU) or labelled instances (PKU-MMD) per class.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
@@ -21,14 +36,18 @@ from actclr import registry
               help="Difficulty (NTU): each sample also moves a random body part its class leaves still, "
                    "with this fraction of that part's class amplitude (0 = off).")
 @click.option("--force", is_flag=True, help="Write into a non-empty OUT_RAW.")
-def synth(out_raw: str, dataset: str, classes: int | None, per_class: int, seed: int, archives: bool, force: bool,
-          nuisance: float) -> None:
+def synth(out_raw: str, dataset: str, classes: int | None, actions: str | None, per_class: int, seed: int,
+          archives: bool, force: bool, nuisance: float) -> None:
     """Generate a synthetic DATASET-like raw tree in OUT_RAW, with OUT_RAW/ground_truth.json."""
     from rich.console import Console
     from rich.table import Table
 
     from actclr.synth import generate
 
+    if actions is not None:
+        if classes is not None:
+            raise click.UsageError("give --classes or --actions, not both")
+        classes = parse_actions(actions)
     try:
         summary = generate(out_raw, dataset, classes=classes, per_class=per_class, seed=seed, archives=archives,
                            force=force, nuisance=nuisance)
