@@ -80,6 +80,27 @@ def test_verify_ok_then_problem(prepared, tmp_path):
     assert "average_motion/xview.npy: sha256 differs" in result.output
 
 
+def test_verify_names_a_bad_shard_index_and_a_short_shard(prepared, tmp_path):
+    _, out, _ = prepared
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    index_path = copy / "shards" / "xsub" / "test.json"
+    index = json.loads(index_path.read_text())
+    index["shards"][0]["num_samples"] += 1
+    index_path.write_text(json.dumps(index))
+    result = run("verify", copy)
+    assert result.exit_code == 1
+    assert "xsub/test.json: shard sizes add up to" in result.output.replace("\n", "")
+    index["shards"][0]["num_samples"] -= 1
+    index["num_samples"] += 1
+    index["shards"][0]["num_samples"] += 1
+    index_path.write_text(json.dumps(index))
+    result = run("verify", copy)
+    assert "counts disagree with the manifest" in result.output
+    assert f"{index['shards'][0]['url']}: {index['shards'][0]['num_samples'] - 1} samples, index says" in \
+        result.output.replace("\n", "")
+
+
 def test_show_sample_and_average(prepared, tmp_path):
     _, out, _ = prepared
     png = tmp_path / "sample.png"

@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import functools
 import io
-import json
 import math
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlparse
 
 import numpy as np
 import torch
 import torch.distributed as dist
 import webdataset as wds
 from torch.utils.data import IterableDataset, get_worker_info
-from webdataset.gopen import gopen
 from webdataset.shardlists import expand_urls
 
 from actclr.data.batch import Batch, collate_samples
@@ -37,76 +33,13 @@ from actclr.data.splitting import (
     stream_shards,
 )
 from actclr.skeleton import NUM_BODIES, NUM_COORDS, NUM_JOINTS
+from actclr.store.shards import read_shard_index
 
 Mode = Literal["exact", "resampled"]
 
 
 class CorruptShardError(ValueError):
     """A shard cannot be read or holds a malformed sample; the message names the shard URL."""
-
-
-# ---------------------------------------------------------------------------------------------
-# The shard index: shards/<benchmark>/<split>.json
-
-
-@dataclass(frozen=True)
-class ShardIndex:
-    """Parsed ``shards/<benchmark>/<split>.json``; ``urls`` are resolved against the index location."""
-
-    location: str
-    benchmark: str
-    split: str
-    num_samples: int
-    shard_seed: int | None
-    urls: list[str]
-    sizes: list[int]
-
-
-def _join(root: str, *parts: str) -> str:
-    """``root/parts...`` for a local path or a URL prefix (``file://``, ``http(s)://``)."""
-    if urlparse(root).scheme:
-        return "/".join([root.rstrip("/"), *parts])
-    return os.path.join(root, *parts)
-
-
-def _resolve(base: str, url: str) -> str:
-    """A shard URL from the index, relative ones taken from the index's folder ``base``."""
-    if urlparse(url).scheme or os.path.isabs(url):
-        return url
-    return _join(base, url)
-
-
-def read_shard_index(root: str, benchmark: str, split: str) -> ShardIndex:
-    """Read ``<root>/shards/<benchmark>/<split>.json``; ``root`` is a local path or URL prefix.
-
-    Raises ``FileNotFoundError``/``ValueError`` naming the index when it is missing or inconsistent.
-    """
-    base = _join(os.fspath(root), "shards", benchmark)
-    location = _join(base, f"{split}.json")
-    try:
-        with gopen(location) as stream:
-            index = json.loads(stream.read())
-    except json.JSONDecodeError as exn:
-        raise ValueError(f"{location}: not a JSON shard index ({exn})") from exn
-    except Exception as exn:
-        raise FileNotFoundError(f"{location}: cannot read the shard index ({exn})") from exn
-    try:
-        entries = index["shards"]
-        urls = [_resolve(base, entry["url"]) for entry in entries]
-        sizes = [int(entry["num_samples"]) for entry in entries]
-        num_samples = int(index["num_samples"])
-    except (KeyError, TypeError, ValueError) as exn:
-        raise ValueError(f"{location}: malformed shard index (missing or bad field {exn})") from exn
-    if (index.get("benchmark"), index.get("split")) != (benchmark, split):
-        raise ValueError(
-            f"{location}: index is for {index.get('benchmark')}/{index.get('split')}, "
-            f"expected {benchmark}/{split}"
-        )
-    if not urls:
-        raise ValueError(f"{location}: the index lists no shards")
-    if sum(sizes) != num_samples:
-        raise ValueError(f"{location}: shard sizes add up to {sum(sizes)}, num_samples says {num_samples}")
-    return ShardIndex(location, benchmark, split, num_samples, index.get("shard_seed"), urls, sizes)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Check a prepared dataset end to end; every check returns a list of human-readable problems."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from actclr.store.fingerprint import compute_fingerprint
 from actclr.store.hdf5 import open_h5, read_strings
 from actclr.store.manifest import SAMPLE_COLUMNS, SPLITS, read_manifest, split_mask
 from actclr.store.reader import DATASET_JSON, open_dataset
+from actclr.store.shards import read_shard_index
 
 
 def check_files(root: Path, info: dict) -> list:
@@ -124,31 +124,29 @@ def check_shards(root: Path, table: pa.Table, info: dict) -> list:
             for split in SPLITS:
                 where = f"shards/{benchmark}/{split}"
                 try:
-                    index = json.loads((root / f"{where}.json").read_text())
+                    index = read_shard_index(str(root), benchmark, split)
                 except (OSError, ValueError) as e:
-                    problems.append(f"{where}.json: unreadable ({e})")
+                    problems.append(str(e))
                     continue
                 expected_rows = set(np.flatnonzero(split_mask(table, benchmark, split)).tolist())
-                if index["num_samples"] != len(expected_rows) or \
-                        sum(s["num_samples"] for s in index["shards"]) != len(expected_rows):
+                if index.num_samples != len(expected_rows):
                     problems.append(f"{where}.json: counts disagree with the manifest ({len(expected_rows)})")
                 seen = []
-                for shard in index["shards"]:
-                    url = str(root / "shards" / benchmark / shard["url"])
+                for url, size in zip(index.urls, index.sizes):
+                    name = f"{where}/{os.path.basename(url)}"
                     try:
                         samples = list(wds.WebDataset(url, shardshuffle=False, empty_check=False).decode())
                     except Exception as e:  # any tar/decoding failure is a finding, not a crash
-                        problems.append(f"{where}/{shard['url']}: unreadable ({type(e).__name__}: {e})")
+                        problems.append(f"{name}: unreadable ({type(e).__name__}: {e})")
                         continue
-                    if len(samples) != shard["num_samples"]:
-                        problems.append(f"{where}/{shard['url']}: {len(samples)} samples, index says "
-                                        f"{shard['num_samples']}")
+                    if len(samples) != size:
+                        problems.append(f"{name}: {len(samples)} samples, index says {size}")
                     for s in samples:
                         i = s["json"]["index"]
                         seen.append(i)
                         if not (0 <= i < len(keys)) or s["__key__"] != keys[i] or s["cls"] != labels[i] \
                                 or not np.array_equal(s["skeleton.npy"], ready[i]):
-                            problems.append(f"{where}/{shard['url']}: sample {s['__key__']} differs from "
+                            problems.append(f"{name}: sample {s['__key__']} differs from "
                                             f"manifest/h5 row {i}")
                 if sorted(seen) != sorted(expected_rows):
                     problems.append(f"{where}: shards do not hold exactly the split's samples")
