@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from actclr import registry
+from actclr.skeleton import PARENTS
 from actclr.cli.data import cli
 from actclr.pipelines.ntu import parse_ntu
 from actclr.pipelines.pkummd import parse_pkummd_labels, parse_pkummd_skeleton, pkummd_clips
@@ -185,6 +186,32 @@ def test_nuisance_moves_other_joints_and_leaves_the_class_motion_alone(ntu60, tm
     assert np.mean([noisy[n][1] for n in noisy]) > 4 * np.mean([clean[n][1] for n in clean])
     with pytest.raises(ValueError, match="nuisance"):
         generate(tmp_path / "pku", "pkummd1", classes=2, per_class=2, nuisance=0.5)
+
+
+def test_tilt_rotates_each_sample_rigidly_within_the_asked_range(ntu60, tmp_path):
+    tilt = 20.0
+    generate(tmp_path, "ntu60", classes=NTU_CLASSES, per_class=5, seed=7, tilt=tilt)
+    assert _ground_truth(tmp_path)["tilt"] == tilt and _ground_truth(ntu60)["tilt"] == 0.0
+    level, tilted = _ntu_samples(ntu60), _ntu_samples(tmp_path)
+    assert level.keys() == tilted.keys()
+    angles = []
+    for name, (raw, _) in level.items():
+        if raw.xyz.shape[0] == 0 or len(raw.body_ids) == 0:
+            continue
+        a, b = raw.xyz[:, 0], tilted[name][0].xyz[:, 0]  # first body (T, 25, 3)
+        bones = [(j, p) for j, p in enumerate(PARENTS) if p >= 0]
+
+        def lengths(x):
+            return np.linalg.norm(np.stack([x[:, j] - x[:, p] for j, p in bones], 1), axis=-1)
+
+        np.testing.assert_allclose(lengths(b), lengths(a), atol=0.03)  # rigid, up to sensor noise
+        up_a, up_b = (np.mean(x[:, 20] - x[:, 0], axis=0) for x in (a, b))  # spine base -> shoulder centre
+        cos = up_a @ up_b / np.linalg.norm(up_a) / np.linalg.norm(up_b)
+        angles.append(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+    assert len(angles) >= 20
+    assert max(angles) <= np.hypot(tilt, tilt) + 2.0 and np.median(angles) > 3.0
+    with pytest.raises(ValueError, match="tilt"):
+        generate(tmp_path / "pku", "pkummd1", classes=2, per_class=2, tilt=5.0)
 
 
 def test_cli_actions_selects_classes_by_action_number(tmp_path):

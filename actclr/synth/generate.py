@@ -40,11 +40,11 @@ def _ntu_archive(spec, setup: int) -> str:
     raise ValueError(f"no {spec.name} archive holds setup {setup}")
 
 
-def _write_ntu(spec, labels, per_class, seed, rng, writer, truth, rates, nuisance) -> dict:
+def _write_ntu(spec, labels, per_class, seed, rng, writer, truth, rates, nuisance, tilt) -> dict:
     frames = 0
     plans = ntu_plan(spec, labels, per_class, rng, *rates)
     for plan in plans:
-        data, n = render_ntu(plan, seed, nuisance)
+        data, n = render_ntu(plan, seed, nuisance, tilt)
         writer.write(f"{NTU_FOLDER}/{plan.name}.skeleton", data, _ntu_archive(spec, plan.setup))
         frames += n
         if plan.empty:
@@ -69,7 +69,7 @@ def _write_pkummd(spec, labels, per_class, seed, rng, writer, truth) -> dict:
 
 def generate(out_dir: str | Path, dataset: str, classes: int | Iterable[int] | None = None, per_class: int = 8,
              seed: int = 0, *, archives: bool = False, empty_rate: float = 0.01, spurious_rate: float = 0.03,
-             force: bool = False, nuisance: float = 0.0) -> dict:
+             force: bool = False, nuisance: float = 0.0, tilt: float = 0.0) -> dict:
     """Write a synthetic ``dataset`` (``ntu60``, ``ntu120``, ``pkummd1``, ``pkummd2``) into ``out_dir``.
 
     NTU: ``nturgb+d_skeletons/<name>.skeleton`` (or the registry's official archives with
@@ -78,7 +78,10 @@ def generate(out_dir: str | Path, dataset: str, classes: int | Iterable[int] | N
     the registry's skeleton and label folders (or ``<folder>.zip``), ``per_class`` labelled instances
     per class. ``nuisance`` (NTU only, default 0 = off) is the difficulty knob: every sample also
     performs a random body-part motion on joints its class leaves still, with that fraction of the
-    part's class amplitude, so "something moves" no longer identifies the class.
+    part's class amplitude, so "something moves" no longer identifies the class. ``tilt`` (NTU
+    only, degrees, default 0) tilts the camera of every sample by a pitch and a roll drawn
+    uniformly from ``[-tilt, tilt]``: a viewpoint nuisance that the ``stgcn50`` profile's
+    y-rotation does not remove and the rotation augmentation covers.
     ``ground_truth.json`` is written beside them last. Same arguments, same bytes.
     Returns a summary dict.
     """
@@ -86,9 +89,10 @@ def generate(out_dir: str | Path, dataset: str, classes: int | Iterable[int] | N
     labels = class_labels(spec, classes)
     if per_class < 2:
         raise ValueError("per_class must be at least 2 (a training and a test sample of every class)")
-    if nuisance < 0 or (nuisance > 0 and spec.format != "ntu"):
-        raise ValueError(f"nuisance must be >= 0 and is implemented for NTU datasets only, got {nuisance} "
-                         f"for {dataset}")
+    for knob, value in (("nuisance", nuisance), ("tilt", tilt)):
+        if value < 0 or (value > 0 and spec.format != "ntu"):
+            raise ValueError(f"{knob} must be >= 0 and is implemented for NTU datasets only, got {value} "
+                             f"for {dataset}")
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not force:
         raise FileExistsError(f"{out} is not empty (force it to write into it anyway)")
@@ -96,7 +100,7 @@ def generate(out_dir: str | Path, dataset: str, classes: int | Iterable[int] | N
     rng = np.random.default_rng([seed, 0])
     two_person = set(spec.two_person)
     truth = {
-        "dataset": dataset, "seed": seed, "nuisance": nuisance,
+        "dataset": dataset, "seed": seed, "nuisance": nuisance, "tilt": tilt,
         "classes": {str(label0): {"name": spec.class_names[label0], "program": program(label0).name,
                                   "moving_joints": list(program(label0).moving_joints),
                                   "two_person": label0 + 1 in two_person} for label0 in labels},
@@ -107,7 +111,7 @@ def generate(out_dir: str | Path, dataset: str, classes: int | Iterable[int] | N
     with RawWriter(out, archives) as writer:
         if spec.format == "ntu":
             counts = _write_ntu(spec, labels, per_class, seed, rng, writer, truth, (empty_rate, spurious_rate),
-                                nuisance)
+                                nuisance, tilt)
         else:
             counts = _write_pkummd(spec, labels, per_class, seed, rng, writer, truth)
         written = writer.close()

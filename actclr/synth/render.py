@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import zlib
+from dataclasses import replace
 
 import numpy as np
 
@@ -33,11 +34,19 @@ def _side(facing: float) -> np.ndarray:
     return np.array([np.cos(phi), 0.0, -np.sin(phi)])
 
 
-def render_ntu(plan: NtuPlan, seed: int, nuisance: float = 0.0) -> tuple[bytes, int]:
+def tilted(camera: Camera, plan: NtuPlan, seed: int, tilt: float) -> Camera:
+    """``camera`` tilted for one sample: pitch and roll each uniform in ``[-tilt, tilt]`` degrees,
+    from the sample's own random stream."""
+    rng = np.random.default_rng([seed, 11, plan.setup, plan.camera, plan.subject, plan.replication, plan.label0])
+    pitch, roll = rng.uniform(-tilt, tilt, 2)
+    return replace(camera, pitch=float(pitch), roll=float(roll))
+
+
+def render_ntu(plan: NtuPlan, seed: int, nuisance: float = 0.0, tilt: float = 0.0) -> tuple[bytes, int]:
     """``(file bytes, frames)`` of one NTU sample; CRLF or LF chosen per file. ``nuisance > 0``
     adds a distractor motion of that relative strength on joints the class does not move
-    (:func:`nuisance_program`), drawn from its own random stream (``nuisance=0`` leaves the bytes
-    unchanged)."""
+    (:func:`nuisance_program`); ``tilt > 0`` tilts the camera per sample (:func:`tilted`). Both
+    draw from their own random streams (at 0 the bytes are unchanged)."""
     rng = np.random.default_rng([seed, 3, plan.setup, plan.camera, plan.subject, plan.replication, plan.label0])
     crlf = bool(rng.integers(2))
     if plan.empty == "no frames":
@@ -46,6 +55,8 @@ def render_ntu(plan: NtuPlan, seed: int, nuisance: float = 0.0) -> tuple[bytes, 
     if plan.empty == "no bodies":
         return ntu_text(frames, [], crlf), frames
     camera = ntu_camera(seed, plan.setup, plan.camera)
+    if tilt > 0:
+        camera = tilted(camera, plan, seed, tilt)
     motion = program(plan.label0)
     facing = NTU_CAMERA_YAW[NTU_FACES_CAMERA[plan.replication]]
     centre = np.array([rng.uniform(-0.3, 0.3), 0.0, rng.uniform(-0.3, 0.3)])

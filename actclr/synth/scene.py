@@ -15,7 +15,7 @@ import numpy as np
 from actclr.skeleton import NUM_JOINTS
 
 from .body import bone_offsets, kinematic_tree, pose_body, quat_axis_angle, quat_mul, quat_rotate
-from .motions import Y
+from .motions import X, Y, Z
 
 NOISE_M = 0.005           # Gaussian sensor noise per coordinate
 INFERRED_RATE = 0.06      # fraction of joints reported as "inferred" (tracking state 1)
@@ -24,17 +24,24 @@ INFERRED_NOISE_M = 0.02   # extra noise on inferred joints
 
 @dataclass(frozen=True)
 class Camera:
-    """A horizontal camera at ``yaw`` degrees, ``distance`` metres from the centre, ``height``
-    metres above the floor."""
+    """A camera at ``yaw`` degrees, ``distance`` metres from the centre, ``height`` metres above
+    the floor, looking at the centre; ``pitch`` and ``roll`` (degrees) tilt it about its own
+    x and z axes (0: a horizontal camera, as in NTU)."""
 
     yaw: float
     distance: float
     height: float
+    pitch: float = 0.0
+    roll: float = 0.0
 
     @property
     def rotation(self) -> np.ndarray:
-        """``(4,)`` world -> camera rotation (a yaw of ``180° - θ``)."""
-        return quat_axis_angle(Y, np.radians(180.0 - self.yaw))
+        """``(4,)`` world -> camera rotation: a yaw of ``180° - θ``, then the tilt."""
+        turn = quat_axis_angle(Y, np.radians(180.0 - self.yaw))
+        if not (self.pitch or self.roll):
+            return turn
+        tilt = quat_mul(quat_axis_angle(X, np.radians(self.pitch)), quat_axis_angle(Z, np.radians(self.roll)))
+        return quat_mul(tilt, turn)
 
     @property
     def position(self) -> np.ndarray:

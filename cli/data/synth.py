@@ -35,9 +35,12 @@ def parse_actions(text: str) -> list[int]:
 @click.option("--nuisance", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
               help="Difficulty (NTU): each sample also moves a random body part its class leaves still, "
                    "with this fraction of that part's class amplitude (0 = off).")
+@click.option("--tilt", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="Viewpoint difficulty (NTU): tilt each sample's camera by a pitch and a roll drawn "
+                   "uniformly from [-TILT, TILT] degrees (0 = horizontal cameras, as in NTU).")
 @click.option("--force", is_flag=True, help="Write into a non-empty OUT_RAW.")
 def synth(out_raw: str, dataset: str, classes: int | None, actions: str | None, per_class: int, seed: int,
-          archives: bool, force: bool, nuisance: float) -> None:
+          archives: bool, force: bool, nuisance: float, tilt: float) -> None:
     """Generate a synthetic DATASET-like raw tree in OUT_RAW, with OUT_RAW/ground_truth.json."""
     from rich.console import Console
     from rich.table import Table
@@ -50,7 +53,7 @@ def synth(out_raw: str, dataset: str, classes: int | None, actions: str | None, 
         classes = parse_actions(actions)
     try:
         summary = generate(out_raw, dataset, classes=classes, per_class=per_class, seed=seed, archives=archives,
-                           force=force, nuisance=nuisance)
+                           force=force, nuisance=nuisance, tilt=tilt)
     except (ValueError, FileExistsError) as error:
         raise click.ClickException(str(error)) from None
     table = Table(title=f"synthetic {dataset} -> {out_raw}", show_header=False)
