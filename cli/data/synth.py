@@ -4,18 +4,7 @@ from __future__ import annotations
 import click
 
 from actclr import registry
-
-
-def parse_actions(text: str) -> list[int]:
-    """``"1,3,5"`` (1-based action numbers) -> 0-based labels ``[0, 2, 4]``."""
-    try:
-        numbers = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated action numbers, got {text!r}",
-                                 param_hint="--actions") from None
-    if not numbers or min(numbers) < 1:
-        raise click.BadParameter(f"action numbers start at 1 (A001), got {text!r}", param_hint="--actions")
-    return [n - 1 for n in numbers]
+from actclr.cli.lists import NumberList
 
 
 @click.command("synth")
@@ -24,7 +13,8 @@ def parse_actions(text: str) -> list[int]:
               help="Which raw dataset to imitate (names, formats, splits, two-person classes).")
 @click.option("--classes", type=click.IntRange(min=1), default=None,
               help="Generate the first N classes (default: all classes of the dataset).")
-@click.option("--actions", default=None, metavar="LIST",
+@click.option("--actions", type=NumberList(what="action numbers", skip_blanks=True, minimum=1,
+                                           noun="action number (A001 = 1)"), default=None, metavar="LIST",
               help="Generate these classes instead: 1-based action numbers (A001 = 1), comma-separated, "
                    "e.g. 1,3,5,7,13,15,16,18.")
 @click.option("--per-class", type=click.IntRange(min=2), default=8, show_default=True,
@@ -39,7 +29,7 @@ def parse_actions(text: str) -> list[int]:
               help="Viewpoint difficulty (NTU): tilt each sample's camera by a pitch and a roll drawn "
                    "uniformly from [-TILT, TILT] degrees (0 = horizontal cameras, as in NTU).")
 @click.option("--force", is_flag=True, help="Write into a non-empty OUT_RAW.")
-def synth(out_raw: str, dataset: str, classes: int | None, actions: str | None, per_class: int, seed: int,
+def synth(out_raw: str, dataset: str, classes: int | None, actions: tuple | None, per_class: int, seed: int,
           archives: bool, force: bool, nuisance: float, tilt: float) -> None:
     """Generate a synthetic DATASET-like raw tree in OUT_RAW, with OUT_RAW/ground_truth.json."""
     from rich.console import Console
@@ -50,7 +40,7 @@ def synth(out_raw: str, dataset: str, classes: int | None, actions: str | None, 
     if actions is not None:
         if classes is not None:
             raise click.UsageError("give --classes or --actions, not both")
-        classes = parse_actions(actions)
+        classes = [number - 1 for number in actions]  # 0-based labels
     try:
         summary = generate(out_raw, dataset, classes=classes, per_class=per_class, seed=seed, archives=archives,
                            force=force, nuisance=nuisance, tilt=tilt)

@@ -5,19 +5,12 @@ from pathlib import Path
 
 import click
 
-
-def _weights(ctx, param, value: str | None) -> tuple | None:
-    if value is None:
-        return None
-    try:
-        return tuple(float(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated numbers, got {value!r}") from None
+from actclr.cli.lists import NumberList
 
 
 @click.command("ensemble")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--weights", callback=_weights,
+@click.option("--weights", type=NumberList(float, "numbers"),
               help="One weight per RUN, comma-separated; default: by stream, joint 0.6, bone 0.6, motion 0.4 "
                    "(official).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory.")

@@ -8,6 +8,8 @@ from typing import Any, Callable
 
 import click
 
+from actclr.cli.lists import NumberList
+
 STREAM_CHOICE = click.Choice(["joint", "motion", "bone"])
 
 
@@ -117,21 +119,13 @@ def title_of(command: str, s: Setup) -> str:
 
 def recipe_options(defaults, val_fraction: float) -> Callable:
     """``--epochs --lr --batch-size --milestones --val-fraction`` with the protocol's defaults shown."""
-    def parse_milestones(ctx, param, value):
-        if value is None:
-            return None
-        try:
-            return tuple(int(v) for v in value.split(",") if v.strip())
-        except ValueError:
-            raise click.BadParameter(f"expected comma-separated epochs, got {value!r}") from None
-
     options = [
         click.option("--epochs", type=click.IntRange(min=1), help=f"Epochs [default: {defaults.epochs}]; the lr "
                      "milestones scale with it unless --milestones is given."),
         click.option("--lr", type=click.FloatRange(min=0, min_open=True),
                      help=f"Learning rate [default: {defaults.lr:g}]."),
         click.option("--batch-size", type=click.IntRange(min=1), help=f"Batch size [default: {defaults.batch_size}]."),
-        click.option("--milestones", callback=parse_milestones,
+        click.option("--milestones", type=NumberList(int, "epochs", skip_blanks=True),
                      help=f"Epochs after which lr is x{defaults.gamma:g}, comma-separated "
                           f"[default: {','.join(map(str, defaults.milestones))}]."),
         click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=val_fraction,

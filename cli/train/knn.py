@@ -5,22 +5,14 @@ from pathlib import Path
 
 import click
 
+from actclr.cli.lists import NumberList
 from actclr.cli.train.evaluation import encoder_options, finish, run_metrics, setup, title_of
-
-
-def _ks(ctx, param, value: str) -> tuple:
-    try:
-        ks = tuple(int(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
-    if not ks or min(ks) < 1:
-        raise click.BadParameter("every k must be >= 1")
-    return ks
 
 
 @click.command("knn")
 @encoder_options
-@click.option("--k", "ks", default="10,20,40", show_default=True, callback=_ks, help="Neighbour counts.")
+@click.option("--k", "ks", default="10,20,40", show_default=True, type=NumberList(minimum=1, noun="k"),
+              help="Neighbour counts.")
 @click.option("--primary-k", type=click.IntRange(min=1), default=20, show_default=True,
               help="The k whose accuracy is the headline (and whose scores are saved).")
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
