@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 import actclr.methods.actclr as actclr_module
+from actclr.cli.lists import NumberList
 from actclr.engine.config import defaults, encoder_config
 from actclr.methods import build_method
 from actclr.models import build_encoder
@@ -215,21 +216,15 @@ def bench_branches(branches: tuple, batch: int, repeats: int, threads: int, queu
             "non_encoder_ms": other_ms, "non_encoder_share": other_ms / step_ms}
 
 
-def parse_branches(ctx, param, values: tuple) -> list:
-    try:
-        return [tuple(int(b) for b in v.split(",")) for v in values]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated branch numbers, got {values}") from None
-
-
 @click.command()
 @click.option("--batch", default=32, show_default=True, help="Sequences per step.")
 @click.option("--repeats", default=3, show_default=True, help="Timed rounds (median) after one warm-up round.")
 @click.option("--threads", default=1, show_default=True, help="torch.set_num_threads.")
 @click.option("--queue", default=4096, show_default=True, help="Queue size (official 65536).")
 @click.option("--branches", "branch_sets", multiple=True, default=("1,2,3", "2"), show_default=True,
-              callback=parse_branches, help="Branch set to measure (repeatable).")
-def main(batch: int, repeats: int, threads: int, queue: int, branch_sets: list) -> None:
+              type=NumberList(what="branch numbers", minimum=1, noun="branch"),
+              help="Branch set to measure (repeatable).")
+def main(batch: int, repeats: int, threads: int, queue: int, branch_sets: tuple) -> None:
     torch.set_num_threads(threads)
     console = Console()
     runs = [bench_branches(b, batch, repeats, threads, queue, console) for b in branch_sets]
