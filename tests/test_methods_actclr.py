@@ -34,6 +34,14 @@ def test_step_returns_finite_loss_grads_on_query_only_and_enqueues():
     assert_only_query_gradients(method)
 
 
+def test_batch_bank_puts_the_own_key_at_the_top_of_the_teacher():
+    method = make("actclr", bank="batch")
+    loss, logs = method(batch(), 1, torch.Generator().manual_seed(0))
+    assert math.isfinite(loss.item()) and logs["key_queue_top1"] == pytest.approx(1.0, abs=1e-5)
+    loss.backward()
+    assert_only_query_gradients(method)
+
+
 def test_real_encoder_masks_have_the_feature_map_shape_and_range():
     method = make("actclr")
     x = batch()

@@ -68,6 +68,20 @@ def test_infonce_matches_hand_computation():
     assert infonce_loss(logits).item() == pytest.approx(-math.log(math.exp(1.2) / denominator), rel=1e-6)
 
 
+def test_infonce_with_the_current_keys_as_bank_is_in_batch_cross_entropy():
+    q = torch.nn.functional.normalize(torch.randn(5, 8, generator=torch.Generator().manual_seed(0)), dim=1)
+    k = torch.nn.functional.normalize(torch.randn(5, 8, generator=torch.Generator().manual_seed(1)), dim=1)
+    logits = contrastive_logits(q, k, k, tau=0.2, own=torch.arange(5))
+    assert logits.shape == (5, 5)  # positive + the 4 other keys; the own key is not a negative
+    in_batch = torch.nn.functional.cross_entropy(q @ k.T / 0.2, torch.arange(5))
+    assert infonce_loss(logits).item() == pytest.approx(in_batch.item(), rel=1e-6)
+    # own keys placed after two queue-like entries (as in the bank of another rank)
+    others = torch.eye(2, 8)
+    logits = contrastive_logits(q, k, torch.cat([others, k]), tau=0.2, own=torch.arange(5) + 2)
+    torch.testing.assert_close(logits[:, 1:3], q[:, :2] / 0.2)
+    assert logits.shape == (5, 1 + 2 + 4)
+
+
 def test_ddm_is_cross_entropy_to_the_detached_teacher_distribution():
     student = torch.tensor([[0.0, 1.0, 2.0]], requires_grad=True)
     teacher = torch.tensor([[2.0, 0.0, 0.0]], requires_grad=True)

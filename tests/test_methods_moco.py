@@ -10,8 +10,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from actclr.methods.moco import (Queue, batch_shuffle_ddp, batch_unshuffle_ddp, concat_all_gather,
-                                 eval_mode, momentum_update, shuffled_forward)
+from actclr.methods.moco import (BANKS, MomentumContrast, Queue, batch_shuffle_ddp, batch_unshuffle_ddp,
+                                 concat_all_gather, eval_mode, momentum_update, shuffled_forward)
 
 
 def test_momentum_update_is_ema_of_parameters_only():
@@ -99,6 +99,33 @@ def test_shuffled_forward_with_bn_splits_normalises_groups_and_restores_order():
         shuffled_forward(centre, x[:1], g, bn_splits=2)
 
 
+def _contrast(bank: str) -> MomentumContrast:
+    """The shared MoCo part around a 2-d stand-in encoder, queue of 3."""
+    encoder = nn.Linear(2, 2)
+    encoder.embed_dim = 2
+    return MomentumContrast(encoder, None, stream="joint", queue_size=3, momentum=0.9, bn_splits=1, bank=bank)
+
+
+@pytest.mark.parametrize("bank", BANKS)
+def test_comparison_bank_holds_the_current_keys_first_then_a_queue_snapshot(bank):
+    method = _contrast(bank)
+    keys = torch.arange(4.0).reshape(2, 2)
+    embeddings, own = method.comparison_bank(keys)
+    parts = ([keys] if "batch" in bank else []) + ([method.queue.embeddings] if "queue" in bank else [])
+    torch.testing.assert_close(embeddings, torch.cat(parts))
+    assert (own is None) == (bank == "queue")
+    if own is not None:
+        assert own.tolist() == [0, 1]
+    if "queue" in bank:  # a snapshot: the step's enqueue must not change the loss's bank
+        method.queue.enqueue(keys + 100)
+        assert embeddings.max() < 100
+
+
+def test_unknown_bank_is_refused():
+    with pytest.raises(ValueError, match="bank='memory'.*queue, batch, queue\\+batch"):
+        _contrast("memory")
+
+
 def test_eval_mode_restores_mixed_flags():
     model = nn.Sequential(nn.Dropout(0.5), nn.BatchNorm1d(2))
     model[1].eval()
@@ -117,8 +144,9 @@ def _ddp_worker(rank: int, world: int, init_file: str, results) -> None:
         restored = batch_unshuffle_ddp(shuffled * 3, unshuffle)
         queue = Queue(dim=2, size=3)
         queue.enqueue(x)  # 4 gathered keys > 3 slots
+        bank, own = _contrast("batch").comparison_bank(x)
         results.put((rank, [t.tolist() for t in (gathered, shuffled, restored, queue.embeddings)],
-                     int(queue.ptr)))
+                     int(queue.ptr), bank[own].tolist()))
     finally:
         dist.destroy_process_group()
 
@@ -130,8 +158,8 @@ def test_ddp_gather_shuffle_and_enqueue_two_ranks():
                            start_method="fork")
     received = {}
     for _ in range(2):
-        rank, tensors, ptr = results.get()
-        received[rank] = (*map(torch.tensor, tensors), ptr)
+        rank, tensors, ptr, own_keys = results.get()
+        received[rank] = (*map(torch.tensor, tensors), ptr, torch.tensor(own_keys))
     r0, r1 = received[0], received[1]
     everything = torch.cat([torch.arange(4.0).reshape(2, 2), torch.arange(4.0).reshape(2, 2) + 10])
     torch.testing.assert_close(r0[0], everything)
@@ -144,3 +172,6 @@ def test_ddp_gather_shuffle_and_enqueue_two_ranks():
     torch.testing.assert_close(r0[3], r1[3])  # identical queues on every rank
     assert r0[4] == r1[4] == 4 % 3
     assert sorted(r0[3][:, 0].tolist()) == [2.0, 10.0, 12.0]  # newest three of four
+    # each rank finds its own keys in the gathered batch bank
+    torch.testing.assert_close(r0[5], everything[:2])
+    torch.testing.assert_close(r1[5], everything[2:])

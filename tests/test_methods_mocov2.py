@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from actclr.augment import build_augmenter
 from actclr.methods import MoCoV2
 from methods_helpers import assert_only_query_gradients, batch, fixed_teacher_losses, make
 
@@ -30,6 +31,23 @@ def test_step_returns_finite_loss_and_grads_on_query_only(extreme_loss):
 def test_a_few_steps_on_a_fixed_batch_lower_the_loss():
     losses = fixed_teacher_losses(make("mocov2"), batch(), steps=4)
     assert losses[-1] < losses[0], losses
+
+
+@pytest.mark.parametrize("bank", ["batch", "queue+batch"])
+def test_batch_banks_compare_with_the_other_current_keys(bank):
+    method = make("mocov2", bank=bank, extreme_loss="infonce")
+    x = batch()
+    loss, logs = method(x, 1, torch.Generator().manual_seed(0))
+    assert math.isfinite(loss.item())
+    loss.backward()
+    assert_only_query_gradients(method)
+    # with identical views and a key encoder equal to the query encoder, each query's own key is
+    # its best match among the other current keys
+    same = make("mocov2", bank=bank, extreme_loss="none", momentum=0.0, view_query="weak", view_key="weak")
+    same.augmenter = build_augmenter({"views": {"weak": []}})
+    same.eval()
+    _, logs = same(x, 1, torch.Generator().manual_seed(0))
+    assert logs["top1_positive"] == 1.0
 
 
 def test_bn_splits_key_forward_runs():

@@ -45,6 +45,7 @@ class ActCLROptions(MethodOptions):
     queue_size: int = 65536
     momentum: float = 0.999
     bn_splits: int = 1  # one process: >1 emulates shuffle-BN by normalising key groups apart
+    bank: str = "queue"  # queue (paper, official) | batch | queue+batch, see actclr.methods.moco.BANKS
     view_extreme: str = "extreme"
     view_normal: str = "normal"
     view_weak: str = "weak"
@@ -121,7 +122,7 @@ class ActCLR(MomentumContrast):
     def __init__(self, encoder: nn.Module, augmenter, options: ActCLROptions = ActCLROptions(), *,
                  stream: str = "joint", average_motion: Tensor | None = None) -> None:
         super().__init__(encoder, augmenter, stream=stream, queue_size=options.queue_size,
-                         momentum=options.momentum, bn_splits=options.bn_splits)
+                         momentum=options.momentum, bn_splits=options.bn_splits, bank=options.bank)
         if options.adain == "bone_length" and stream != "joint":
             raise ValueError(f"adain 'bone_length' needs the joint stream, got stream {stream!r}")
         self.options = options
@@ -168,7 +169,7 @@ class ActCLR(MomentumContrast):
             mask_k = self._actionlet(fmap_k, self.encoder_k, anchor_z)
             k = safp_embedding(self.encoder_k.projector, self.encoder_k.pool(fmap_k), fmap_k, mask_k,
                                o.safp_blend)
-            bank = self.queue.embeddings.clone()  # the loss graph must outlive enqueue
+            bank, _ = self.comparison_bank(k)  # with the batch part, the own key is the top entry
             teacher = k @ bank.T
         masks = {"key": mask_k}
 

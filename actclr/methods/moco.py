@@ -17,9 +17,20 @@ from torch import Tensor, nn
 from actclr.augment import to_stream
 
 
+#: Where the embeddings a query is compared with come from (the ``bank`` method option).
+#: ``queue``: the queue of earlier keys (MoCo, the official code). ``batch``: the current step's
+#: keys of every rank, as fresh as the positive (SimCLR / MoCo v3 style). ``queue+batch``: both.
+BANKS = ("queue", "batch", "queue+batch")
+
+
 def world_size() -> int:
     """Number of ranks of the default process group (1 when not distributed)."""
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    """This process's rank in the default process group (0 when not distributed)."""
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 @torch.no_grad()
@@ -156,7 +167,8 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
 
 
 class MomentumContrast(nn.Module):
-    """An online encoder, its momentum copy and a queue: the part shared by MoCo v2 and ActCLR.
+    """An online encoder, its momentum copy, a queue and the comparison bank: the part shared by
+    MoCo v2 and ActCLR.
 
     ``encoder`` follows ``actclr.models.Encoder`` (``feature_map``, ``pool``, ``projector``,
     ``embed``, ``embed_dim``). ``encoder_k`` starts as a deep copy of ``encoder_q`` and never
@@ -167,8 +179,10 @@ class MomentumContrast(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, augmenter, *, stream: str, queue_size: int,
-                 momentum: float, bn_splits: int) -> None:
+                 momentum: float, bn_splits: int, bank: str = "queue") -> None:
         super().__init__()
+        if bank not in BANKS:
+            raise ValueError(f"method option bank={bank!r}: choose one of {', '.join(BANKS)}")
         self.encoder_q = encoder
         self.encoder_k = copy.deepcopy(encoder).requires_grad_(False)
         self.queue = Queue(encoder.embed_dim, queue_size)
@@ -176,6 +190,7 @@ class MomentumContrast(nn.Module):
         self.stream = stream
         self.momentum = momentum
         self.bn_splits = bn_splits
+        self.bank = bank
 
     def forward(self, x: Tensor, epoch: int, g: torch.Generator) -> tuple[Tensor, dict[str, float]]:
         """The subclass's ``training_step`` on raw joint positions ``x (N, 3, T, V, M)``;
@@ -189,6 +204,22 @@ class MomentumContrast(nn.Module):
     def query(self, x: Tensor) -> Tensor:
         """L2-normalised online embedding ``(N, D)`` (with grad)."""
         return F.normalize(self.encoder_q.embed(x), dim=1)
+
+    @torch.no_grad()
+    def comparison_bank(self, k: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(bank (K, D), own)`` for this step's keys ``k (N, D)`` (see :data:`BANKS`).
+
+        The batch part comes first: the keys of all ranks in rank order, so ``own (N,)`` indexes
+        each row's own key in the bank (``None`` when the bank has no batch part). The queue part
+        is a snapshot: the loss graph must outlive the step's enqueue.
+        """
+        parts, own = [], None
+        if self.bank != "queue":
+            parts.append(concat_all_gather(k))
+            own = torch.arange(k.shape[0], device=k.device) + rank() * k.shape[0]
+        if self.bank != "batch":
+            parts.append(self.queue.embeddings.clone())
+        return torch.cat(parts), own
 
     @torch.no_grad()
     def init_from(self, warmup: "MomentumContrast") -> None:

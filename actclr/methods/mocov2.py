@@ -30,6 +30,7 @@ class MoCoV2Options(MethodOptions):
     queue_size: int = 65536
     momentum: float = 0.999
     bn_splits: int = 1
+    bank: str = "queue"  # queue (official) | batch | queue+batch, see actclr.methods.moco.BANKS
     tau: float = 0.07
     view_query: str = "normal"
     view_key: str = "weak"
@@ -49,7 +50,7 @@ class MoCoV2(MomentumContrast):
     def __init__(self, encoder: nn.Module, augmenter, options: MoCoV2Options = MoCoV2Options(), *,
                  stream: str = "joint") -> None:
         super().__init__(encoder, augmenter, stream=stream, queue_size=options.queue_size,
-                         momentum=options.momentum, bn_splits=options.bn_splits)
+                         momentum=options.momentum, bn_splits=options.bn_splits, bank=options.bank)
         self.options = options
 
     def training_step(self, x: Tensor, epoch: int, g: torch.Generator) -> tuple[Tensor, dict[str, float]]:
@@ -59,13 +60,13 @@ class MoCoV2(MomentumContrast):
         x_k = self.view(o.view_key, x, g, epoch)
         with torch.no_grad():
             k = F.normalize(shuffled_forward(self.encoder_k.embed, x_k, g, self.bn_splits), dim=1)
-            bank = self.queue.embeddings.clone()  # the loss graph must outlive enqueue
+            bank, own = self.comparison_bank(k)
         logits = contrastive_logits(self.query(self.view(o.view_query, x, g, epoch)), k,
-                                    bank, o.tau)
+                                    bank, o.tau, own)
         losses = {"loss_infonce": infonce_loss(logits)}
         if o.extreme_loss != "none":
             logits_e = contrastive_logits(self.query(self.view(o.view_extreme, x, g, epoch)), k,
-                                          bank, o.tau)
+                                          bank, o.tau, own)
             term = ddm_loss(logits_e, logits) if o.extreme_loss == "ddm" else infonce_loss(logits_e)
             losses[f"loss_extreme_{o.extreme_loss}"] = o.extreme_weight * term
         loss = torch.stack(list(losses.values())).sum()

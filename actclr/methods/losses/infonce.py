@@ -6,13 +6,20 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def contrastive_logits(q: Tensor, k: Tensor, queue_embeddings: Tensor, tau: float = 0.07) -> Tensor:
-    """MoCo logits ``[q.k, q.queue] / tau`` -> ``(N, 1 + K)``; column 0 is the positive.
+def contrastive_logits(q: Tensor, k: Tensor, bank: Tensor, tau: float = 0.07,
+                       own: Tensor | None = None) -> Tensor:
+    """MoCo logits ``[q.k, q.bank] / tau`` -> ``(N, 1 + K)``; column 0 is the positive.
 
-    ``q (N, D)`` and ``k (N, D)`` are L2-normalised; ``k`` and the queue ``(K, D)`` are constants.
+    ``q (N, D)`` and ``k (N, D)`` are L2-normalised; ``k`` and the bank ``(K, D)`` (the queue,
+    and/or the current keys) are constants. ``own (N,)``, when the bank holds the current keys,
+    is the bank index of each row's own key: that entry is the positive, not a negative, so it
+    is left out of the row's negatives and the result is ``(N, K)``.
     """
     positive = (q * k.detach()).sum(1, keepdim=True)
-    negative = q @ queue_embeddings.detach().T
+    negative = q @ bank.detach().T
+    if own is not None:
+        others = torch.ones_like(negative, dtype=torch.bool).scatter(1, own[:, None], False)
+        negative = negative[others].view(negative.shape[0], -1)
     return torch.cat([positive, negative], dim=1) / tau
 
 
