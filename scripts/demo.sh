@@ -7,9 +7,12 @@
 #
 # Re-running continues where it stopped (synth and prepare are skipped or reused, pretraining
 # resumes from its last checkpoint, evaluations are redone). Sizes can be changed with
-# DEMO_ACTIONS, DEMO_PER_CLASS, DEMO_EPOCHS and DEMO_THREADS; DEMO_NUISANCE sets the synthetic
-# data's difficulty (actclr-data synth --nuisance: every sample also moves a random body part its
-# class leaves still; without it an untrained encoder already separates the classes by kNN).
+# DEMO_ACTIONS, DEMO_PER_CLASS, DEMO_EPOCHS and DEMO_THREADS. Two nuisances make the synthetic
+# data a test of what pretraining learns (docs/evaluation.md, "The demo"): DEMO_NUISANCE
+# (actclr-data synth --nuisance: every sample also moves a random body part its class leaves
+# still) and DEMO_TILT (--tilt: camera pitch and roll up to this many degrees per sample, which
+# the preprocessing does not remove and the rotation/shear augmentations cover). Without them an
+# untrained encoder already separates the synthetic classes by kNN.
 # DEMO_SKIP_SETUP=1 uses the existing .venv as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +21,10 @@ WORK=${1:-runs/demo}
 # Eight synthetic actions without a left/right mirror pair among them: the spatial flip of the
 # official views makes a mirror pair (A001 "raise right arm" / A002 "raise left arm") one class.
 ACTIONS=${DEMO_ACTIONS:-1,3,5,7,13,15,16,18}
-PER_CLASS=${DEMO_PER_CLASS:-16}
+PER_CLASS=${DEMO_PER_CLASS:-40}
 EPOCHS=${DEMO_EPOCHS:-}
 NUISANCE=${DEMO_NUISANCE:-1.0}
+TILT=${DEMO_TILT:-30}
 RECIPE=mocov2-warmup+actclr_synth-xsub_joint_1xcpu_demo
 # One intra-op thread by default: the models are small, and on a busy 2-core machine a second
 # thread that waits for a core made a training step 3x slower than one thread (measured).
@@ -32,10 +36,10 @@ mkdir -p "$WORK"
 START=$(date +%s)
 step() { printf '\n\033[1m== %s (%ss)\033[0m\n' "$1" "$(( $(date +%s) - START ))"; }
 
-step "synthetic raw data: actions $ACTIONS x $PER_CLASS samples, nuisance $NUISANCE (NTU .skeleton files)"
+step "synthetic raw data: actions $ACTIONS x $PER_CLASS samples, nuisance $NUISANCE, tilt $TILT (NTU .skeleton files)"
 if [ ! -f "$WORK/raw/ground_truth.json" ]; then
   actclr-data synth "$WORK/raw" --dataset ntu60 --actions "$ACTIONS" --per-class "$PER_CLASS" --seed 0 \
-    --nuisance "$NUISANCE" --force
+    --nuisance "$NUISANCE" --tilt "$TILT" --force
 fi
 
 step "prepare: normalise, HDF5, shards, average motion"
@@ -51,7 +55,7 @@ evaluate() {  # NAME CHECKPOINT [extra options]
   local name=$1 ckpt=$2; shift 2
   step "evaluate $name: linear, kNN, actionlets"
   local common=(--data "$WORK/data" --benchmark xsub --checkpoint "$ckpt" "$@")
-  # ~50 training sequences: no validation hold-out (the official protocol has none either), last
+  # ~150 training sequences: no validation hold-out (the official protocol has none either), last
   # epoch; lr 0.1 / batch 16 because the official lr 24 / batch 1024 is one step per epoch here.
   actclr-train linear "${common[@]}" --out "$WORK/eval/$name/linear" --epochs 100 --batch-size 16 --lr 0.1 \
     --val-fraction 0

@@ -1,5 +1,8 @@
-"""The CPU demo's recipe fits its data: what made its MoCo v2 warm-up worse than no training."""
+"""The CPU demo's recipe fits its data: the settings without which its pretraining collapsed."""
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 from actclr import registry
 from actclr.engine.config import build_config
@@ -8,11 +11,18 @@ from actclr.pipelines.sources import find_sources
 from actclr.synth import generate
 
 DEMO = "mocov2-warmup+actclr_synth-xsub_joint_1xcpu_demo"
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "demo.sh"
+
+
+def demo_default(name: str) -> str:
+    """The default of ``NAME=${DEMO_NAME:-default}`` in scripts/demo.sh."""
+    return re.search(rf"^{name}=\$\{{DEMO_{name}:-([^}}]*)\}}", SCRIPT.read_text(), re.M).group(1)
 
 
 def test_demo_queues_are_shorter_than_its_training_set_and_keys_use_split_bn(tmp_path):
-    # the data of scripts/demo.sh: 8 classes x 16, seed 0, nuisance 1 (xsub training side)
-    generate(tmp_path, "ntu60", classes=8, per_class=16, seed=0, nuisance=1.0)
+    actions = [int(a) - 1 for a in demo_default("ACTIONS").split(",")]
+    generate(tmp_path, "ntu60", classes=actions, per_class=int(demo_default("PER_CLASS")), seed=0,
+             nuisance=float(demo_default("NUISANCE")), tilt=float(demo_default("TILT")))
     bench = registry.get_dataset("ntu60").benchmarks["xsub"]
     train = 0
     for f in find_sources("ntu60", [tmp_path]).files:
@@ -24,4 +34,13 @@ def test_demo_queues_are_shorter_than_its_training_set_and_keys_use_split_bn(tmp
         assert method["queue_size"] < train, (method["name"], method["queue_size"], train)
         # one process has no shuffle-BN unless the key batch is split (else InfoNCE cheats via BN)
         assert method["bn_splits"] >= 2 and cfg["data"]["batch_size"] % method["bn_splits"] == 0
-    assert cfg["method"]["topk"] <= cfg["method"]["queue_size"]
+    assert cfg["method"]["topk"] <= cfg["method"]["queue_size"] + cfg["data"]["batch_size"]
+
+
+def test_demo_warmup_compares_with_fresh_keys_and_actclr_keeps_a_slow_teacher():
+    cfg = build_config(DEMO, {})
+    # the queue's stale keys let MoCo v2 tell the positive apart without per-sample information
+    # (collapse measured at this step size); the current batch's keys are as fresh as the positive
+    assert "batch" in cfg["warmup"]["method"]["bank"]
+    # ActCLR's loss has no repulsive term: a fast teacher collapses it within an epoch
+    assert cfg["method"]["momentum"] >= 0.999 and "batch" in cfg["method"]["bank"]
