@@ -1,10 +1,11 @@
 """MoCo v2 warm-up phase (the official recipe trains AimCLR before ActCLR, spec section 4).
 
 Per step: InfoNCE (tau 0.07) between the normal-view query and the weak-view key against the
-queue; optionally the extreme view contributes either AimCLR's distributional divergence term
-(``extreme_loss: ddm``, default: the extreme view's distribution over [positive, queue] follows
-the normal view's) or a second InfoNCE term (``extreme_loss: infonce``). AimCLR's energy-based
-drop branch and its nearest-neighbour mining are not included.
+bank's negatives (option ``bank``: the queue by default, or the other current keys, or both);
+optionally the extreme view contributes either AimCLR's distributional divergence term
+(``extreme_loss: ddm``, default: the extreme view's distribution over [positive, negatives]
+follows the normal view's) or a second InfoNCE term (``extreme_loss: infonce``). AimCLR's
+energy-based drop branch and its nearest-neighbour mining are not included.
 """
 from __future__ import annotations
 
