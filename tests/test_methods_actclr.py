@@ -25,7 +25,7 @@ def test_step_returns_finite_loss_grads_on_query_only_and_enqueues():
     loss, logs = method(x, 1, torch.Generator().manual_seed(0))
     assert loss.ndim == 0 and math.isfinite(loss.item())
     assert set(logs) >= {"loss", "loss_b1", "loss_b2", "loss_b3", "actionlet_key", "actionlet_q",
-                         "actionlet_p", "actionlet_key_max", "key_queue_top1"}
+                         "actionlet_p", "actionlet_key_max", "key_queue_top1", "key_cosine"}
     assert all(isinstance(v, float) and math.isfinite(v) for v in logs.values())
     assert logs["loss"] == pytest.approx(logs["loss_b1"] + logs["loss_b2"] + logs["loss_b3"], rel=1e-5)
     assert all(0.0 <= logs[k] <= 1.0 for k in ("actionlet_key", "actionlet_q", "actionlet_p"))

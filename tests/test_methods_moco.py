@@ -11,7 +11,8 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from actclr.methods.moco import (BANKS, MomentumContrast, Queue, batch_shuffle_ddp, batch_unshuffle_ddp,
-                                 concat_all_gather, eval_mode, momentum_update, shuffled_forward)
+                                 concat_all_gather, eval_mode, mean_pairwise_cosine, momentum_update,
+                                 shuffled_forward)
 
 
 def test_momentum_update_is_ema_of_parameters_only():
@@ -124,6 +125,14 @@ def test_comparison_bank_holds_the_current_keys_first_then_a_queue_snapshot(bank
 def test_unknown_bank_is_refused():
     with pytest.raises(ValueError, match="bank='memory'.*queue, batch, queue\\+batch"):
         _contrast("memory")
+
+
+def test_mean_pairwise_cosine_is_one_when_collapsed_and_skips_self_pairs():
+    same = torch.nn.functional.normalize(torch.ones(5, 3), dim=1)
+    assert mean_pairwise_cosine(same).item() == pytest.approx(1.0)
+    assert mean_pairwise_cosine(torch.eye(4)).item() == pytest.approx(0.0)
+    pair = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    assert mean_pairwise_cosine(pair).item() == pytest.approx(0.6)
 
 
 def test_eval_mode_restores_mixed_flags():

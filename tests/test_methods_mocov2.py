@@ -21,7 +21,8 @@ def test_step_returns_finite_loss_and_grads_on_query_only(extreme_loss):
     loss, logs = method(batch(), 1, torch.Generator().manual_seed(0))
     assert math.isfinite(loss.item()) and 0.0 <= logs["top1_positive"] <= 1.0
     extra = {f"loss_extreme_{extreme_loss}"} if extreme_loss != "none" else set()
-    assert set(logs) == {"loss", "loss_infonce", "top1_positive"} | extra
+    assert set(logs) == {"loss", "loss_infonce", "top1_positive", "key_cosine"} | extra
+    assert -1.0 <= logs["key_cosine"] <= 1.0
     assert logs["loss"] == pytest.approx(sum(logs[k] for k in logs if k.startswith("loss_")), rel=1e-5)
     assert int(method.queue.ptr) == 4
     loss.backward()

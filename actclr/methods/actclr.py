@@ -28,7 +28,8 @@ from actclr.augment.adain import ADAIN_VARIANTS
 from actclr.methods.actionlet import ACTIVATIONS, GRAD_ACTIVATIONS, SMOOTHING, actionlet_mask
 from actclr.methods.anchor import ANCHORS, build_anchor
 from actclr.methods.losses import similarity_mining_loss
-from actclr.methods.moco import MomentumContrast, eval_mode, momentum_update, shuffled_forward, step_logs
+from actclr.methods.moco import (MomentumContrast, eval_mode, mean_pairwise_cosine, momentum_update,
+                                 shuffled_forward, step_logs)
 from actclr.methods.options import MethodOptions
 from actclr.methods.safp import safp_embedding
 
@@ -200,5 +201,5 @@ class ActCLR(MomentumContrast):
         logs = {"loss": loss, **losses,
                 **{f"actionlet_{name}": m.mean() for name, m in masks.items()},
                 "actionlet_key_max": mask_k.amax(dim=(1, 2, 3)).mean(),
-                "key_queue_top1": teacher.amax(dim=1).mean()}
+                "key_queue_top1": teacher.amax(dim=1).mean(), "key_cosine": mean_pairwise_cosine(k)}
         return loss, step_logs(logs)

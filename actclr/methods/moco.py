@@ -235,6 +235,15 @@ class MomentumContrast(nn.Module):
         self.queue.reset()
 
 
+def mean_pairwise_cosine(z: Tensor) -> Tensor:
+    """Mean cosine over the distinct pairs of L2-normalised rows ``z (N, D)`` -> scalar.
+
+    A collapse diagnostic: 1.0 when all embeddings coincide, ~0 for unrelated directions.
+    """
+    n = z.shape[0]
+    return (z.sum(0).square().sum() - n) / max(n * (n - 1), 1)
+
+
 def step_logs(values: dict[str, Tensor]) -> dict[str, float]:
     """Detached scalar tensors -> floats with a single device synchronisation."""
     stacked = torch.stack([v.detach().float().reshape(()) for v in values.values()])

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from actclr.methods.losses import contrastive_logits, ddm_loss, infonce_loss
-from actclr.methods.moco import MomentumContrast, momentum_update, shuffled_forward, step_logs
+from actclr.methods.moco import (MomentumContrast, mean_pairwise_cosine, momentum_update, shuffled_forward,
+                                 step_logs)
 from actclr.methods.options import MethodOptions
 
 EXTREME_LOSSES = ("ddm", "infonce", "none")
@@ -73,4 +74,5 @@ class MoCoV2(MomentumContrast):
         loss = torch.stack(list(losses.values())).sum()
         self.queue.enqueue(k)
         accuracy = (logits.argmax(dim=1) == 0).float().mean()
-        return loss, step_logs({"loss": loss, **losses, "top1_positive": accuracy})
+        return loss, step_logs({"loss": loss, **losses, "top1_positive": accuracy,
+                                "key_cosine": mean_pairwise_cosine(k)})
