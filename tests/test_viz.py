@@ -6,6 +6,7 @@ import pytest
 from matplotlib.image import imread
 
 from actclr.viz import draw_average_motion, draw_skeleton_strip
+from actclr.viz.curves import draw_training_curves
 from actclr.viz.skeleton import as_sequence, pick_frames
 
 
@@ -84,3 +85,13 @@ def test_bad_samples_raise(tmp_path, bad, match):
 def test_bad_plane_raises(tmp_path):
     with pytest.raises(ValueError, match="plane"):
         draw_skeleton_strip(sample(), tmp_path / "bad.png", plane="xx")
+
+
+def test_training_curves_add_a_key_cosine_panel_only_when_logged(tmp_path):
+    rows = [{"epoch": e, "loss": 2.0 - 0.1 * e, "phase": "warmup" if e < 3 else "main"} for e in range(1, 5)]
+    plain = read_png(draw_training_curves({"run": rows}, tmp_path / "plain.png"))
+    logged = [{**r, "key_cosine": 0.99 - 0.1 * r["epoch"]} for r in rows]
+    wide = read_png(draw_training_curves({"run": logged}, tmp_path / "wide.png"))
+    assert wide.shape[1] > plain.shape[1] * 1.3  # three panels instead of two
+    with pytest.raises(ValueError, match="no epoch row with a loss"):
+        draw_training_curves({"run": [{"epoch": 1}]}, tmp_path / "none.png")

@@ -1,4 +1,5 @@
-"""Training curves of pretraining runs (``metrics.jsonl`` rows): loss and kNN monitor accuracy."""
+"""Training curves of pretraining runs (``metrics.jsonl`` rows): loss, kNN monitor accuracy and the
+collapse diagnostic ``key_cosine``."""
 from __future__ import annotations
 
 import os
@@ -9,16 +10,18 @@ from actclr.viz.figure import new_figure, save_png
 
 
 def draw_training_curves(runs: Mapping[str, Sequence[Mapping]], path: str | os.PathLike) -> Path:
-    """Save one PNG with the loss (left) and every ``knn_top1@k`` (right) per epoch of each run.
+    """Save one PNG with the loss, every ``knn_top1@k`` and, when logged, ``key_cosine`` (a third
+    panel) per epoch of each run.
 
     ``runs`` maps a run name to its epoch rows (dicts with ``epoch`` and ``loss``, optionally
-    ``knn_top1@k`` and ``phase``; a change of phase is marked). Raises ``ValueError`` when no row
-    has a loss.
+    ``knn_top1@k``, ``key_cosine`` and ``phase``; a change of phase is marked). Raises
+    ``ValueError`` when no row has a loss.
     """
     if not any("loss" in row for rows in runs.values() for row in rows):
         raise ValueError("no epoch row with a loss to draw")
-    fig = new_figure(9.0, 3.4)
-    loss_ax, knn_ax = fig.subplots(1, 2)
+    with_cosine = any("key_cosine" in row for rows in runs.values() for row in rows)
+    fig = new_figure(13.0 if with_cosine else 9.0, 3.4)
+    loss_ax, knn_ax, *cosine_ax = fig.subplots(1, 3 if with_cosine else 2)
     for name, rows in runs.items():
         rows = [r for r in rows if "epoch" in r]
         with_loss = [r for r in rows if "loss" in r]
@@ -33,9 +36,15 @@ def draw_training_curves(runs: Mapping[str, Sequence[Mapping]], path: str | os.P
         for column in columns:
             points = [(r["epoch"], r[column]) for r in rows if column in r]
             knn_ax.plot(*zip(*points), marker="o", markersize=3, label=f"{name} k={column.split('@')[1]}")
+        for ax in cosine_ax:
+            points = [(r["epoch"], r["key_cosine"]) for r in rows if "key_cosine" in r]
+            if points:
+                ax.plot(*zip(*points), label=name)
     loss_ax.set(title="pretraining loss", xlabel="epoch", ylabel="loss")
     knn_ax.set(title="kNN monitor (held-out training samples)", xlabel="epoch", ylabel="top-1 (%)")
-    for ax in (loss_ax, knn_ax):
+    for ax in cosine_ax:
+        ax.set(title="key cosine (1 = collapsed)", xlabel="epoch", ylabel="mean pairwise cosine")
+    for ax in (loss_ax, knn_ax, *cosine_ax):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
