@@ -1,10 +1,12 @@
 """Spatial (left/right) flip."""
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import Tensor
 
-from actclr.augment.batch import check_batch, chosen_rows, joint_columns
+from actclr.augment.batch import check_batch, chosen_rows, select_joints
 from actclr.augment.effects import AxisMap, CoordMap, Effect, transform_of
 from actclr.augment.sampling import gate
 from actclr.skeleton import FLIP_PERMUTATION
@@ -22,14 +24,9 @@ def spatial_flip_effects(x: Tensor, g: torch.Generator, p: float = 0.5, mirror: 
     (:class:`AxisMap`), preceded by a sign flip (:class:`CoordMap`) if ``mirror``.
     """
     check_batch(x, "spatial_flip", joints=True)
-    n, m = x.shape[0], x.shape[4]
+    n = x.shape[0]
     chosen = gate(g, n, p, x.device)
-    columns = joint_columns(FLIP_PERMUTATION, m, x.device)
-
-    def relabel(s: Tensor) -> Tensor:
-        return s.reshape(-1, columns.numel()).index_select(1, columns).view(s.shape)
-
-    relabelled = AxisMap(relabel, rows=chosen_rows(chosen))
+    relabelled = AxisMap(partial(select_joints, joints=FLIP_PERMUTATION), rows=chosen_rows(chosen))
     if not mirror:
         return (relabelled,)
     sign = torch.ones(n, 3, device=x.device, dtype=x.dtype)
