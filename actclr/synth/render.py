@@ -34,10 +34,16 @@ def _side(facing: float) -> np.ndarray:
     return np.array([np.cos(phi), 0.0, -np.sin(phi)])
 
 
+def sample_rng(seed: int, stream: int, plan: NtuPlan) -> np.random.Generator:
+    """Random stream ``stream`` of one NTU sample (independent of the other samples and streams)."""
+    return np.random.default_rng([seed, stream, plan.setup, plan.camera, plan.subject, plan.replication,
+                                  plan.label0])
+
+
 def tilted(camera: Camera, plan: NtuPlan, seed: int, tilt: float) -> Camera:
     """``camera`` tilted for one sample: pitch and roll each uniform in ``[-tilt, tilt]`` degrees,
     from the sample's own random stream."""
-    rng = np.random.default_rng([seed, 11, plan.setup, plan.camera, plan.subject, plan.replication, plan.label0])
+    rng = sample_rng(seed, 11, plan)
     pitch, roll = rng.uniform(-tilt, tilt, 2)
     return replace(camera, pitch=float(pitch), roll=float(roll))
 
@@ -47,7 +53,7 @@ def render_ntu(plan: NtuPlan, seed: int, nuisance: float = 0.0, tilt: float = 0.
     adds a distractor motion of that relative strength on joints the class does not move
     (:func:`nuisance_program`); ``tilt > 0`` tilts the camera per sample (:func:`tilted`). Both
     draw from their own random streams (at 0 the bytes are unchanged)."""
-    rng = np.random.default_rng([seed, 3, plan.setup, plan.camera, plan.subject, plan.replication, plan.label0])
+    rng = sample_rng(seed, 3, plan)
     crlf = bool(rng.integers(2))
     if plan.empty == "no frames":
         return ntu_text(0, [], crlf), 0
@@ -69,8 +75,7 @@ def render_ntu(plan: NtuPlan, seed: int, nuisance: float = 0.0, tilt: float = 0.
     bodies = []
     distractor = None
     if nuisance > 0:
-        nuisance_rng = np.random.default_rng([seed, 7, plan.setup, plan.camera, plan.subject, plan.replication,
-                                              plan.label0])
+        nuisance_rng = sample_rng(seed, 7, plan)
         distractor = nuisance_program(plan.label0, nuisance, nuisance_rng)
     for i, (offsets, face, position, lag) in enumerate(actors):
         rotations = motion.rotations(frames, rng, lag)
