@@ -1,6 +1,7 @@
 """ActCLR training step on CPU with a tiny real encoder."""
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from actclr.augment import build_augmenter, official_config
+from actclr.augment import build_augmenter, official_config, skeleton_mix
 from actclr.methods import OFFICIAL, ActCLR, ActCLROptions, build_method
 from actclr.methods.actionlet import actionlet_mask
 from actclr.methods.anchor import BatchAnchor, DatasetAnchor
@@ -68,7 +69,7 @@ def test_official_options_and_branch_subsets_run():
     loss, logs = method.training_step(batch(), 1, torch.Generator().manual_seed(0))
     assert "loss_b1" in logs and "loss_b2" not in logs and "actionlet_p" not in logs
     assert logs["loss"] == pytest.approx(logs["loss_b1"])
-    late = make("actclr", branches=[2, 3], bn_splits=2, late_mix_after_epoch=1)
+    late = make("actclr", branches=[2, 3], bn_splits=2, late_mix_from_epoch=2)
     _, logs = late.training_step(batch(), 2, torch.Generator().manual_seed(0))
     assert "loss_b1" not in logs and math.isfinite(logs["loss"])
 
@@ -112,3 +113,38 @@ def test_init_from_warmup_copies_the_query_encoder_into_both_and_resets_the_queu
     assert int(method.queue.ptr) == 0
     torch.testing.assert_close(method.queue.embeddings.norm(dim=1), torch.ones(32))
     assert not any(p.requires_grad for p in method.encoder_k.parameters())
+
+
+def test_branch_two_switches_to_the_late_mix_ranges_at_epoch_200():
+    """Official ``if epoch < 200`` (1-based epochs): 199 early ranges, 200 late ranges."""
+    method = make("actclr")
+    o = method.options
+    x = batch()
+    for epoch, (parts, units) in ((199, (o.mix_parts, o.mix_units)), (200, (o.late_mix_parts, o.late_mix_units))):
+        got = method._mix(x, torch.Generator().manual_seed(3), epoch, late=True)
+        want = skeleton_mix(x, torch.Generator().manual_seed(3), parts=parts, units=units,
+                            unit_frames=o.mix_unit_frames, probs=o.mix_probs)
+        assert torch.equal(got.x, want.x) and torch.equal(got.partner, want.partner), epoch
+    early = method._mix(x, torch.Generator().manual_seed(3), 200, late=False)
+    want = skeleton_mix(x, torch.Generator().manual_seed(3), parts=o.mix_parts, units=o.mix_units,
+                        unit_frames=o.mix_unit_frames, probs=o.mix_probs)
+    assert torch.equal(early.x, want.x)  # branch 3 always keeps the default ranges
+
+
+def test_query_bn_statistics_follow_the_official_order_of_forwards():
+    """Official step: both MATS masks (no-grad, train mode, query encoder) before the three
+    branches. Replaying the query encoder's inputs in that order on its initial copy gives the
+    running statistics of one step."""
+    method = make("actclr", topk=16, **OFFICIAL)
+    initial = copy.deepcopy(method.encoder_q)
+    calls: list[tuple[bool, torch.Tensor]] = []
+    hook = method.encoder_q.backbone.register_forward_pre_hook(
+        lambda _, args: calls.append((torch.is_grad_enabled(), args[0].detach().clone())))
+    method.training_step(batch(), 1, torch.Generator().manual_seed(0))
+    hook.remove()
+    assert [grad for grad, _ in calls] == [False, False, True, True, True]
+    with torch.no_grad():
+        for _, x in sorted(calls, key=lambda call: call[0]):  # stable: masks q, p, then branches 1-3
+            initial.feature_map(x)
+    for (name, got), want in zip(method.encoder_q.named_buffers(), initial.buffers()):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-6, msg=name)

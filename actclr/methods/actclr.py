@@ -7,7 +7,8 @@ Per step (spec 5.2, paper 3.2), on raw joint positions ``x (N, 3, T, V, M)``:
    ``q`` (normal), ``p`` and ``k`` (two independent weak views);
 3. anchor embedding (average motion, paper Eq. 2) through the key encoder;
 4. key: key-encoder feature map (shuffle-BN), its actionlet and the SAFP embedding (Eq. 8);
-5. actionlets of ``q`` and ``p`` for MATS (key encoder by default, Eq. 3-5);
+5. actionlets of ``q`` and ``p`` for MATS (key encoder by default, Eq. 3-5), both before any
+   branch as in the official step;
 6. branch 1: ``A_q * q + (1 - A_q) * q_extreme`` (Eq. 7), target k;
    branch 2: ``A_p * AdaIN(p) + (1 - A_p) * Mix(AdaIN(p))``, target k;
    branch 3: ``Mix(p)``, target the saliency-weighted mix of k and the partner's key;
@@ -70,7 +71,7 @@ class ActCLROptions(MethodOptions):
     mix_units: tuple[int, int] = (3, 5)
     mix_unit_frames: int = 4
     mix_probs: tuple[float, float, float] = (0.5, 0.25, 0.25)
-    late_mix_after_epoch: int | None = 200  # branch 2 uses the late ranges after this epoch
+    late_mix_from_epoch: int | None = 200  # branch 2 uses the late ranges from this epoch on (official)
     late_mix_parts: tuple[int, int] = (1, 2)
     late_mix_units: tuple[int, int] = (1, 3)
     saliency_tau: float = 0.1  # branch-3 saliency exp(A / tau)
@@ -149,7 +150,7 @@ class ActCLR(MomentumContrast):
 
     def _mix(self, x: Tensor, g: torch.Generator, epoch: int, late: bool) -> MixResult:
         o = self.options
-        use_late = late and o.late_mix_after_epoch is not None and epoch > o.late_mix_after_epoch
+        use_late = late and o.late_mix_from_epoch is not None and epoch >= o.late_mix_from_epoch
         return skeleton_mix(x, g, parts=o.late_mix_parts if use_late else o.mix_parts,
                             units=o.late_mix_units if use_late else o.mix_units,
                             unit_frames=o.mix_unit_frames, probs=o.mix_probs)
@@ -172,7 +173,13 @@ class ActCLR(MomentumContrast):
                                o.safp_blend)
             bank, _ = self.comparison_bank(k)  # with the batch part, the own key is the top entry
             teacher = k @ bank.T
+        # both MATS masks before any branch, as the official step: with masks from the query
+        # encoder in train mode (OFFICIAL) the order decides its BatchNorm running statistics
         masks = {"key": mask_k}
+        if 1 in o.branches:
+            masks["q"] = self._mats_mask(x_q, anchor_z)
+        if x_p is not None:
+            masks["p"] = self._mats_mask(x_p, anchor_z)
 
         def mining(student: Tensor, teacher_logits: Tensor) -> Tensor:
             return similarity_mining_loss(student, teacher_logits, bank, tau_q=o.tau_q,
@@ -181,10 +188,7 @@ class ActCLR(MomentumContrast):
 
         losses: dict[str, Tensor] = {}
         if 1 in o.branches:
-            masks["q"] = self._mats_mask(x_q, anchor_z)
             losses["loss_b1"] = mining(self.query(actionlet_combine(x_q, x_e, masks["q"])), teacher)
-        if x_p is not None:
-            masks["p"] = self._mats_mask(x_p, anchor_z)
         if 2 in o.branches:
             styled = skeleton_adain(x_p, g, variant=o.adain)
             mixed = self._mix(styled, g, epoch, late=True).x
