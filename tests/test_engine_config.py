@@ -29,8 +29,13 @@ def test_official_recipes_carry_the_published_settings():
     assert (one["optim"]["lr"], one["data"]["batch_size"], one["train"]["epochs"]) == (0.1, 128, 350)
     assert one["schedule"] == {**defaults()["schedule"], "milestones": [250]}
     assert one["method"]["queue_size"] == 65536 and one["augment"]["curriculum"]
-    assert four["optim"]["lr"] == 0.4 and {**four, "optim": one["optim"]} == one  # only lr differs
-    official = build_config("actclr-official_ntu60-xview_joint_4xb128_350e")["method"]
+    # only lr and, as the official trainer, SyncBatchNorm and DDP's buffer broadcast differ
+    assert four["optim"]["lr"] == 0.4 and four["model"]["sync_bn"] and four["model"]["broadcast_buffers"]
+    assert not one["model"]["sync_bn"] and not one["model"]["broadcast_buffers"]
+    assert {**four, "optim": one["optim"], "model": one["model"]} == one
+    official_cfg = build_config("actclr-official_ntu60-xview_joint_4xb128_350e")
+    assert official_cfg["model"]["sync_bn"] and official_cfg["model"]["broadcast_buffers"]
+    official = official_cfg["method"]
     assert official == {"name": "actclr", **method_defaults("actclr"), **OFFICIAL, "queue_size": 65536}
     two_phase = build_config("mocov2-warmup+actclr_ntu60-xview_joint_1xb128_650e")
     assert two_phase["warmup"]["epochs"] + two_phase["train"]["epochs"] == 650

@@ -56,3 +56,20 @@ def test_two_gloo_ranks_train_to_identical_weights(synth_dataset, tmp_path):
     assert env["effective_batch_size"] == 32 and env["rank_seeds"] == [0, 1]
     for key in shared:  # rank 0 saved its own state
         assert torch.equal(last["method"][key], first[key])
+
+
+def test_ddp_broadcasts_buffers_only_when_asked(tmp_path):
+    import torch.distributed as tdist
+    from torch import nn
+
+    from actclr.engine.dist import DistEnv
+    from actclr.engine.trainer import _ddp
+
+    tdist.init_process_group("gloo", init_method=f"file://{tmp_path / 'init'}", rank=0, world_size=1)
+    try:
+        env = DistEnv(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+        for flag in (False, True):
+            model = _ddp(nn.BatchNorm1d(3), env, broadcast_buffers=flag)
+            assert getattr(model, "forward_sync_buffers", getattr(model, "broadcast_buffers", None)) is flag
+    finally:
+        tdist.destroy_process_group()

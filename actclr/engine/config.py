@@ -82,7 +82,11 @@ ENGINE_DEFAULTS: dict = {
 }
 
 #: Keys of the ``model`` section read by the engine (removed before the encoder is built).
-ENGINE_MODEL_KEYS = {"sync_bn": False}  # SyncBatchNorm across ranks (CUDA + DDP only)
+#: ``sync_bn``: SyncBatchNorm across ranks (CUDA + DDP only; the official trainer always converts).
+#: ``broadcast_buffers``: DDP re-broadcasts rank 0's buffers (BN statistics, queue) at every
+#: forward, as the official trainer (DDP's default) does; off by default because the queue is
+#: identical on all ranks by construction and the broadcast costs its size per step.
+ENGINE_MODEL_KEYS = {"sync_bn": False, "broadcast_buffers": False}
 
 #: Sections whose keys are checked against another section instead of their own defaults.
 _PARTIAL_OF = {("warmup", "optim"): ("optim",), ("warmup", "schedule"): ("schedule",)}

@@ -95,17 +95,19 @@ def build_optimizer(params: list, cfg: Mapping) -> torch.optim.Optimizer:
     return cls(params, lr=cfg["lr"], betas=tuple(cfg["betas"]), weight_decay=cfg["weight_decay"])
 
 
-def _ddp(module: nn.Module, env: DistEnv) -> DistributedDataParallel:
+def _ddp(module: nn.Module, env: DistEnv, broadcast_buffers: bool = False) -> DistributedDataParallel:
     """DDP over a method: only the query encoder has trainable parameters, so only its gradients
-    are all-reduced. Buffers (the queue, BN statistics) are not re-broadcast at every forward:
-    the queue is identical on all ranks by construction (gathered enqueue)."""
+    are all-reduced. ``broadcast_buffers`` re-broadcasts rank 0's buffers (the queue, BN
+    statistics) at every forward, as the official trainer does; without it each rank keeps its
+    own BN statistics and the queue stays identical on all ranks by construction (gathered
+    enqueue)."""
     kwargs = {"device_ids": [env.device.index]} if env.device.type == "cuda" else {}
     sync_kw = ("forward_sync_buffers" if "forward_sync_buffers" in
                inspect.signature(DistributedDataParallel).parameters else "broadcast_buffers")
     # The 1x1 convolutions' weight gradients (C_out, C_in, 1, 1) come with arbitrary strides on
     # their size-1 dimensions; DDP then warns once per process although the layout is equivalent.
     warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-    return DistributedDataParallel(module, **kwargs, **{sync_kw: False})
+    return DistributedDataParallel(module, **kwargs, **{sync_kw: broadcast_buffers})
 
 
 def unwrap(module: nn.Module) -> nn.Module:
@@ -172,7 +174,8 @@ class Trainer:
             method = nn.SyncBatchNorm.convert_sync_batchnorm(method)
         broadcast_module(method, self.env)
         self.method = method
-        self.model = _ddp(method, self.env) if self.env.distributed else method
+        self.model = (_ddp(method, self.env, bool(self.cfg["model"].get("broadcast_buffers")))
+                      if self.env.distributed else method)
         trainable = [p for p in method.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(trainable, phase.optim)
         self.schedule: LRSchedule = build_schedule(phase.schedule, phase.optim["lr"], phase.epochs,

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from actclr.engine.checkpoint import CHECKPOINT_FORMAT, ENCODER_FORMAT, CheckpointError, load_checkpoint
+from actclr.engine.config import ENGINE_MODEL_KEYS
 from actclr.models import DEFAULTS, build_encoder
 
 RANDOM = "random"
@@ -27,7 +28,8 @@ QUERY_PREFIX = "encoder_q."
 
 
 def _model_cfg(cfg: Mapping) -> dict:
-    return {k: copy.deepcopy(v) for k, v in cfg.items() if k != "sync_bn"}
+    """A saved ``model`` section without the engine's keys (``sync_bn``, ...)."""
+    return {k: copy.deepcopy(v) for k, v in cfg.items() if k not in ENGINE_MODEL_KEYS}
 
 
 def _from_training_checkpoint(state: Mapping, path: Path) -> tuple[dict, dict, dict]:
