@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import yaml
@@ -57,13 +57,13 @@ class DatasetSpec:
         return tuple(self.raw.get("two_person", ()))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load() -> dict:
     with open(shared_path("datasets.yaml")) as f:
         return yaml.safe_load(f)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_names(list_name: str) -> frozenset:
     with open(list_path(list_name)) as f:
         return frozenset(line.strip() for line in f if line.strip())
@@ -90,7 +90,7 @@ def dataset_names() -> list:
     return list(_load()["datasets"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_dataset(name: str) -> DatasetSpec:
     """The registry entry ``name`` (``ntu60``, ``ntu120``, ``pkummd1``, ``pkummd2``)."""
     datasets = _load()["datasets"]

@@ -24,9 +24,10 @@ import platform
 import random
 import statistics
 import time
+from collections.abc import Callable
+from functools import partial
 from math import cos, radians, sin
 from pathlib import Path
-from typing import Callable
 
 import click
 import numpy as np
@@ -254,8 +255,8 @@ def main(batch: int, repeats: int, out: Path) -> None:
             break
         for label, (names, actclr) in VIEW_SETS.items():
             for timing in ("alternating", "consecutive"):
-                numpy_s, torch_s = paired_times(lambda: numpy_views(data, sampler, names, actclr),
-                                                lambda: torch_views(x, g, names, actclr, augmenter),
+                numpy_s, torch_s = paired_times(partial(numpy_views, data, sampler, names, actclr),
+                                                partial(torch_views, x, g, names, actclr, augmenter),
                                                 repeats, alternate=timing == "alternating")
                 row = {"views": label, "allocator": allocator, "timing": timing,
                        "speedup": numpy_s[0] / torch_s[0], "cpu_speedup": numpy_s[1] / torch_s[1]}

@@ -41,8 +41,8 @@ from rich.table import Table
 from torch.utils.data import DataLoader, Dataset
 
 from actclr.data import H5Samples, ShardStream, make_loader
-from actclr.store.shards import make_sample, shuffled_rows, write_split
 from actclr.store.atomic import write_json
+from actclr.store.shards import make_sample, shuffled_rows, write_split
 
 RESULTS = Path(__file__).resolve().parent / "results" / "loader.json"
 SHAPE = (3, 50, 25, 2)

@@ -16,8 +16,8 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import click
 import numpy as np
@@ -26,8 +26,8 @@ from rich.console import Console
 from rich.table import Table
 
 from actclr.pipelines.ntu import parse_ntu
-from actclr.synth import generate
 from actclr.store.atomic import write_json
+from actclr.synth import generate
 
 RESULTS = Path(__file__).resolve().parent / "results" / "parse.json"
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ntu"
@@ -89,8 +89,8 @@ def parse_section(file_sets: dict, repeats: int) -> dict:
             np.testing.assert_array_equal(xyz, base_xyz)
             np.testing.assert_array_equal(ids, base_ids)
             frames += len(xyz)
-        slow, fast = best_times([lambda: [line_reader(data) for _, data in blobs],
-                                 lambda: [fast_reader(data, name) for name, data in blobs]], repeats)
+        slow, fast = best_times([lambda blobs=blobs: [line_reader(data) for _, data in blobs],
+                                 lambda blobs=blobs: [fast_reader(data, name) for name, data in blobs]], repeats)
         megabytes = sum(len(data) for _, data in blobs) / 1e6
         rows.append({"files": label, "count": len(blobs), "frames": frames, "megabytes": round(megabytes, 2),
                      "line_reader_files_per_s": len(blobs) / slow, "parse_ntu_files_per_s": len(blobs) / fast,

@@ -24,6 +24,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+
 from actclr.store.atomic import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "prepare.json"

@@ -22,10 +22,10 @@ import platform
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import ExitStack
-from functools import wraps
+from functools import partial, wraps
 from pathlib import Path
-from typing import Callable
 from unittest import mock
 
 import click
@@ -156,7 +156,7 @@ def measure(method, optimizer, x: torch.Tensor, g: torch.Generator, repeats: int
     for _ in range(repeats + 1):
         timer = PhaseTimer()
         baseline = timed(lambda: encoder_pass(encoder, x))
-        step = timed(lambda: actclr_step(method, optimizer, x, g, timer))
+        step = timed(partial(actclr_step, method, optimizer, x, g, timer))
         floor = timed(lambda: compute_floor(encoder, x, method.options.branches))
         phases = {name: timer.totals.get(name, 0.0) for name in PHASES}
         phases["other (forward part)"] = timer.totals["step (forward part)"] - sum(
@@ -184,9 +184,9 @@ def bench_branches(branches: tuple, batch: int, repeats: int, threads: int, queu
     rounds = measure(method, optimizer, x, torch.Generator().manual_seed(0), repeats)
 
     names = list(rounds[0]["phases"])
-    phase_ms = {n: 1e3 * median(rounds, lambda r: r["phases"][n]) for n in names}
-    phase_x = {n: median(rounds, lambda r: r["phases"][n] / r["baseline"]) for n in names}
-    step_ms, floor_ms, base_ms = (1e3 * median(rounds, lambda r: r[k]) for k in ("step", "floor", "baseline"))
+    phase_ms = {n: 1e3 * median(rounds, lambda r, n=n: r["phases"][n]) for n in names}
+    phase_x = {n: median(rounds, lambda r, n=n: r["phases"][n] / r["baseline"]) for n in names}
+    step_ms, floor_ms, base_ms = (1e3 * median(rounds, lambda r, k=k: r[k]) for k in ("step", "floor", "baseline"))
     encoder_work = ("no-grad forwards", "query forwards", "backward")
     other_ms = sum(v for k, v in phase_ms.items() if k not in encoder_work)
     ratios = {"step_to_baseline": median(rounds, lambda r: r["step"] / r["baseline"]),

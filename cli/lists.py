@@ -1,7 +1,7 @@
 """A click parameter type for comma-separated numbers (``--k 10,20,40``, ``--milestones 80``)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import click
 

@@ -7,7 +7,7 @@ layout checks). Only when that path finds something wrong does the line-by-line 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -25,7 +25,7 @@ BODY_LINES = 2 + NUM_JOINTS
 _UINT64_MAX = 2**64 - 1
 
 
-@lru_cache(maxsize=None)
+@cache
 def ntu_name_pattern() -> re.Pattern:
     """The file-name pattern shared by the NTU datasets in the registry."""
     patterns = {registry.get_dataset(n).file_pattern for n in registry.dataset_names()
@@ -182,7 +182,8 @@ def _read_frame(lines: _Lines, frame: str) -> None:
         where = f"{frame}, body {b}"
         body_id = lines.take(INFO_VALUES, f"{where}: body info line")[0]
         if not body_id.isdigit() or int(body_id) > _UINT64_MAX:
-            raise ParseError(lines.name, lines.last, f"{where}: bodyID {body_id.decode()!r} is not an unsigned 64-bit integer")
+            raise ParseError(lines.name, lines.last,
+                             f"{where}: bodyID {body_id.decode()!r} is not an unsigned 64-bit integer")
         joints = lines.take_count(f"{where}: joint count")
         if joints != NUM_JOINTS:
             raise ParseError(lines.name, lines.last, f"{where}: joint count is {joints}, expected {NUM_JOINTS}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -113,7 +113,7 @@ def file_interval(start: int, end: int, convention: str = "aimclr") -> tuple[int
     raise ValueError(f"unknown PKU-MMD frame convention {convention!r}; choose from {CONVENTIONS}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _video_pattern(part: int) -> re.Pattern:
     return re.compile(registry.get_dataset(f"pkummd{part}").file_pattern)
 

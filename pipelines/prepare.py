@@ -26,11 +26,11 @@ import json
 import multiprocessing
 import shutil
 import zipfile
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 

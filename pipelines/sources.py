@@ -1,9 +1,9 @@
 """Find the raw files of a dataset in directories and zip archives, without extracting anything.
 
 ``find_sources(dataset, paths)`` walks each path (a directory, searched recursively, zip archives
-inside it included; a zip archive, read through its member list; or a single file) and sorts what it finds into the files to
-parse and the files to report: skipped (official missing list), unknown names, unpaired PKU-MMD
-files, duplicates. ``RawFile.read_bytes()`` works in worker processes (the archive is opened
+inside it included; a zip archive, read through its member list; or a single file) and sorts what
+it finds into the files to parse and the files to report: skipped (official missing list), unknown
+names, unpaired PKU-MMD files, duplicates. ``RawFile.read_bytes()`` works in worker processes (the archive is opened
 there). ``missing_report`` compares what was found with the registry's expected counts.
 """
 from __future__ import annotations
@@ -12,10 +12,10 @@ import os
 import zipfile
 import zlib
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Sequence
 
 from actclr import registry
 
@@ -133,7 +133,7 @@ def _zip_members(path: Path) -> list[RawFile]:
     return [RawFile(PurePosixPath(m).name, str(path), m) for m in members]
 
 
-@lru_cache(maxsize=None)
+@cache
 def missing_list(dataset: str) -> frozenset:
     """Sample names (``S001C002P005R002A008``) of the dataset's shipped official missing list;
     header lines, which are not sample names, are dropped. Empty for datasets without a list."""
@@ -181,8 +181,9 @@ def _sort_ntu(spec, candidates: list, inventory: Inventory) -> None:
         elif not low <= int(match["setup"]) <= high:
             inventory.excluded += 1
         elif not 1 <= int(match["action"]) <= spec.num_classes:
+            action = int(match["action"])
             inventory.unknown.append({"file": raw.location,
-                                      "reason": f"action {int(match['action'])} is not one of the {spec.num_classes} classes"})
+                                      "reason": f"action {action} is not one of the {spec.num_classes} classes"})
         else:
             wanted.append(raw)
     for name, raw in sorted(_first_of_each(wanted, lambda r: r.name, inventory).items()):

@@ -6,10 +6,14 @@ built once per test session (a few seconds). Its x-view training split has two s
 
 ``one_torch_thread``: torch on one thread for a test module (training tests on a shared CPU run
 several times faster without OpenMP oversubscription).
+
+``tiny``: a recipe file whose model section is ``eval_helpers.TINY`` (for ``--model-config``).
 """
 from __future__ import annotations
 
 import pytest
+import yaml
+from eval_helpers import TINY
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +36,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> str:
+    """A recipe file whose model section is :data:`eval_helpers.TINY` (for ``--model-config``)."""
+    path = tmp_path_factory.mktemp("recipe") / "tiny.yaml"
+    path.write_text(yaml.safe_dump({"model": TINY}))
+    return str(path)

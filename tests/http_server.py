@@ -4,8 +4,8 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

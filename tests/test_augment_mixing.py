@@ -3,11 +3,20 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from actclr.augment import (CUTMIX, MIXUP, RESIZEMIX, actionlet_combine, partner_index,
-                            skeleton_adain, skeleton_mix, to_stream, upsample_mask)
-from actclr.skeleton import BODY_PARTS, CENTER, PARENTS
 from augment_helpers import gen, skeletons
+
+from actclr.augment import (
+    CUTMIX,
+    MIXUP,
+    RESIZEMIX,
+    actionlet_combine,
+    partner_index,
+    skeleton_adain,
+    skeleton_mix,
+    to_stream,
+    upsample_mask,
+)
+from actclr.skeleton import BODY_PARTS, CENTER, PARENTS
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 import pytest
 import torch
 import yaml
-
-from actclr.augment import (AugmentConfigError, build_augmenter, effects, official_config,
-                            official_curriculum, official_views)
 from augment_helpers import gen, skeletons
+
+from actclr.augment import (
+    AugmentConfigError,
+    build_augmenter,
+    effects,
+    official_config,
+    official_curriculum,
+    official_views,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -6,16 +6,26 @@ import math
 import numpy as np
 import pytest
 import torch
+from augment_helpers import gen, skeletons
 
-from actclr.augment import (TRANSFORMS, axis_mask, bone_shrink, gaussian_blur, gaussian_noise,
-                            rotate, shear, spatial_flip, speed_resample, temporal_crop,
-                            temporal_flip, to_stream)
+from actclr.augment import (
+    TRANSFORMS,
+    axis_mask,
+    bone_shrink,
+    gaussian_blur,
+    gaussian_noise,
+    rotate,
+    shear,
+    spatial_flip,
+    speed_resample,
+    temporal_crop,
+    temporal_flip,
+    to_stream,
+)
 from actclr.augment.coords import apply_joint_matrix
 from actclr.augment.rotate import axis_rotations
-from actclr.augment.tree import (bone_scaling_matrix, bones_joint_major, joint_major, rebuild_joint_major,
-                                 sample_major)
+from actclr.augment.tree import bone_scaling_matrix, bones_joint_major, joint_major, rebuild_joint_major, sample_major
 from actclr.skeleton import CENTER, FLIP_PERMUTATION
-from augment_helpers import gen, skeletons
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

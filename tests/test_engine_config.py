@@ -6,8 +6,16 @@ import re
 import pytest
 import yaml
 
-from actclr.engine.config import (ConfigError, build_config, config_hash, defaults, list_recipes,
-                                  load_recipe, phase_config, save_config)
+from actclr.engine.config import (
+    ConfigError,
+    build_config,
+    config_hash,
+    defaults,
+    list_recipes,
+    load_recipe,
+    phase_config,
+    save_config,
+)
 from actclr.methods import OFFICIAL, method_defaults
 
 RECIPE_NAME = re.compile(r"^[a-z0-9+-]+_[a-z0-9]+-x(sub|view|set)_(joint|motion|bone)_\d+x(b\d+|cpu)_(\d+e|demo)$")

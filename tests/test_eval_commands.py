@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from eval_helpers import TINY
 from matplotlib.image import imread
 
 from actclr.cli.train import cli
@@ -18,7 +19,6 @@ from actclr.eval.linear import linear_evaluation
 from actclr.eval.recipes import SGDRecipe
 from actclr.store import open_dataset
 from actclr.store.manifest import split_rows
-from eval_helpers import TINY, tiny  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -1,7 +1,6 @@
 """Linear probe on cached features, model selection, recipes and kNN votes on known features."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from actclr.eval.segmentation import centre_labels, vote_frames, window_starts
-from eval_helpers import tiny  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

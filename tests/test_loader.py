@@ -38,7 +38,8 @@ def epoch_batches(stream: ShardStream, num_workers: int = 2, epoch: int = 0) -> 
         # Free the iterator now: left to the cycle collector (the traceback holds it), its worker
         # shutdown finds its queues already finalised and waits torch's 5 s join timeout.
         del batches
-        raise exn.with_traceback(None)
+        error = exn.with_traceback(None)
+    raise error
 
 
 def keys_of(batches: list[Batch]) -> list[str]:

@@ -6,15 +6,13 @@ import math
 
 import pytest
 import torch
-
+from methods_helpers import assert_only_query_gradients, batch, fixed_teacher_losses, make, tiny_encoder
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from actclr.augment import build_augmenter, official_config, skeleton_mix
 from actclr.methods import OFFICIAL, ActCLR, ActCLROptions, build_method
 from actclr.methods.actionlet import actionlet_mask
 from actclr.methods.anchor import BatchAnchor, DatasetAnchor
-from methods_helpers import assert_only_query_gradients, batch, fixed_teacher_losses, make, tiny_encoder
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

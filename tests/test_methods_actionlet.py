@@ -53,7 +53,7 @@ def test_soft_and_smoothed_masks_weigh_moving_joints_more():
     static = [v for v in range(25) if v not in MOVING]
     for smoothing in ("parts", "none"):
         mask = actionlet_mask(fmap, projector, anchor, smoothing=smoothing, threshold=None)
-        assert 0.0 <= mask.min() and mask.max() == pytest.approx(1.0)
+        assert mask.min() >= 0.0 and mask.max() == pytest.approx(1.0)
         body = mask[:, 0]
         assert body[..., list(MOVING)].min() > body[..., static].mean()
     parts = actionlet_mask(fmap, projector, anchor, smoothing="parts", threshold=None)[0, 0, 0]

@@ -10,9 +10,18 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from actclr.methods.moco import (BANKS, MomentumContrast, Queue, batch_shuffle_ddp, batch_unshuffle_ddp,
-                                 concat_all_gather, eval_mode, mean_pairwise_cosine, momentum_update,
-                                 shuffled_forward)
+from actclr.methods.moco import (
+    BANKS,
+    MomentumContrast,
+    Queue,
+    batch_shuffle_ddp,
+    batch_unshuffle_ddp,
+    concat_all_gather,
+    eval_mode,
+    mean_pairwise_cosine,
+    momentum_update,
+    shuffled_forward,
+)
 
 
 def test_momentum_update_is_ema_of_parameters_only():

@@ -6,11 +6,10 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from methods_helpers import assert_only_query_gradients, batch, fixed_teacher_losses, make
 
 from actclr.augment import build_augmenter
 from actclr.methods import MoCoV2
-from methods_helpers import assert_only_query_gradients, batch, fixed_teacher_losses, make
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -99,7 +99,8 @@ def _frames(data: bytes) -> tuple[int, list]:
 
 def test_zero_body_frames_and_empty_files():
     count, frames = _frames(_read(A001))
-    data = b"\n".join([str(count + 2).encode(), *frames[0], b"0", *frames[1], b"0", *[l for f in frames[2:] for l in f]]) + b"\n"
+    rest = [line for frame in frames[2:] for line in frame]
+    data = b"\n".join([str(count + 2).encode(), *frames[0], b"0", *frames[1], b"0", *rest]) + b"\n"
     raw = parse_ntu(data, A001)
     assert raw.xyz.shape == (count + 2, 1, 25, 3)
     assert raw.body_ids[1, 0] == 0 and raw.body_ids[3, 0] == 0 and not raw.xyz[[1, 3]].any()

@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 
 from actclr.pipelines.errors import ParseError
-from actclr.pipelines.pkummd import (clip_rows, file_interval, parse_pkummd_labels, parse_pkummd_skeleton,
-                                     pkummd_clips, pkummd_video)
+from actclr.pipelines.pkummd import (
+    clip_rows,
+    file_interval,
+    parse_pkummd_labels,
+    parse_pkummd_skeleton,
+    pkummd_clips,
+    pkummd_video,
+)
 from actclr.pipelines.types import LabelRow
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "pkummd" / "A10N08-L.txt"

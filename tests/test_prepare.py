@@ -11,12 +11,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import webdataset as wds
+from http_server import serve
 
 from actclr.pipelines.prepare import PrepareError, PrepareInterrupted, PrepareOptions, Reporter, prepare_dataset
 from actclr.store import compute_fingerprint, verify_dataset
 from actclr.synth import generate
-
-from http_server import serve
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 #: Frames and distinct bodies of the fixture files (fixtures/SOURCES.md).

@@ -7,10 +7,10 @@ import socket
 
 import torch
 import torch.multiprocessing as mp
+from test_pretrain_run import SMALL_MODEL
 
 from actclr.engine.checkpoint import load_checkpoint
 from actclr.engine.config import build_config
-from test_pretrain_run import SMALL_MODEL
 
 WORLD = 2
 
@@ -30,7 +30,8 @@ def _rank_main(rank: int, port: int, cfg: dict, data: str, run_dir: str, out: st
 
     trainer = run_pretraining(cfg, data=data, run_dir=run_dir)
     state = trainer.method.state_dict()
-    steps = [json.loads(line)["epoch"] for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        steps = [json.loads(line)["epoch"] for line in f]
     torch.save({"state": state, "grad_params": [n for n, p in trainer.method.named_parameters()
                                                 if p.requires_grad], "epochs": steps},
                os.path.join(out, f"rank{rank}.pt"))

@@ -63,7 +63,8 @@ def test_missing_list_setups_and_unknown_actions(tmp_path):
         (tmp_path / f"{name}.skeleton").write_bytes(source)
     ntu60 = find_sources("ntu60", [tmp_path])
     assert [f.name for f in ntu60.files] == ["S001C001P001R001A001.skeleton"]
-    assert ntu60.skipped == [{"file": str(tmp_path / "S001C002P005R002A008.skeleton"), "reason": "official missing list"}]
+    assert ntu60.skipped == [{"file": str(tmp_path / "S001C002P005R002A008.skeleton"),
+                              "reason": "official missing list"}]
     assert ntu60.excluded == 1                                                   # S018 is not NTU60
     assert "not one of the 60 classes" in ntu60.unknown[0]["reason"]
     assert sorted(ntu60.found) == ["S001C001P001R001A001", "S001C002P005R002A008"]

@@ -7,6 +7,7 @@ import h5py
 import numpy as np
 import pyarrow as pa
 import pytest
+from http_server import serve
 
 from actclr.registry import get_dataset
 from actclr.store import compute_fingerprint, open_dataset, verify_dataset
@@ -17,8 +18,6 @@ from actclr.store.hdf5 import open_h5, ragged_item, read_strings, skeleton_write
 from actclr.store.manifest import ManifestBuilder, manifest_meta, read_manifest, split_rows, write_manifest
 from actclr.store.partial import ChunkResult, chunk_config, load_chunk, save_chunk
 from actclr.store.shards import shard_sizes, shuffled_rows
-
-from http_server import serve
 
 PROFILE = {"name": "test", "params": {"frames": 50}}
 
@@ -77,10 +76,9 @@ def test_mean_accumulator_does_not_depend_on_batching():
 
 def test_atomic_path_leaves_nothing_on_error(tmp_path):
     target = tmp_path / "out.bin"
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(b"half")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
     write_json(target, {"b": 1, "a": [1]})
     assert json.loads(target.read_text()) == {"a": [1], "b": 1}
@@ -196,7 +194,7 @@ def test_http_download_is_checked(http_root, tmp_path):
     write_json(site / "dataset.json", {"fingerprint": "f" * 64, "counts": {},
                                        "files": {"skeletons.h5": "0" * 64}})
     with pytest.raises(ValueError, match="sha256 differs"):
-        open_dataset(url, cache_dir=tmp_path / "cache").h5_path
+        _ = open_dataset(url, cache_dir=tmp_path / "cache").h5_path
 
 
 def test_verify_reports_missing_dataset_json(tmp_path):

@@ -1,7 +1,7 @@
 """Shape checks, joint selection and gate selection shared by the batched transforms."""
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import torch
 from torch import Tensor
@@ -22,7 +22,7 @@ def check_batch(x: Tensor, who: str, joints: bool = False) -> None:
         raise ValueError(f"{who}: expected V={NUM_JOINTS} joints, got shape {tuple(x.shape)}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def cached_index(values: tuple[int, ...], device: torch.device) -> Tensor:
     """A long index tensor of ``values`` on ``device``, built once per device."""
     return torch.tensor(values, dtype=torch.long, device=device)

@@ -1,7 +1,7 @@
 """Temporal crop: the official random temporal shift, or the paper-style crop-and-resize."""
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import torch
 from torch import Tensor
@@ -15,7 +15,7 @@ CROP_MODES = ("shift", "resize")
 PADDINGS = ("symmetric", "edge")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shift_table(frames: int, pad: int, padding: str, device: torch.device) -> Tensor:
     """(2 pad + 1, T) long: row ``o`` lists the source frames of the shift by offset ``o``, i.e.
     frames ``o - pad + t`` of the padded sequence mapped back into ``[0, T)``."""

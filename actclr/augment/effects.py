@@ -20,13 +20,13 @@ temporary costs fresh, page-faulted memory, which on CPU can take longer than th
 from __future__ import annotations
 
 import functools
-from typing import Callable, NamedTuple, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from actclr.augment.coords import apply_matrix
-
 
 #: Samples per block of :func:`in_blocks_` are chosen to keep a block near this many bytes.
 BLOCK_BYTES = 1 << 20
@@ -95,7 +95,7 @@ class AddNoise(NamedTuple):
         return add(0, self.rows, self.noise, alpha=self.scale)
 
 
-Effect = Union[CoordMap, AxisMap, AddNoise]
+Effect = CoordMap | AxisMap | AddNoise
 #: ``fn(x (N, C, T, V, M), g, **params) -> tuple[Effect, ...]``: draws from ``g``, reads only x's shape.
 EffectsFn = Callable[..., tuple[Effect, ...]]
 

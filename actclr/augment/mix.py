@@ -1,8 +1,9 @@
 """Skeleton Mix: per-sample CutMix, ResizeMix or Mixup with a batch partner."""
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from functools import cache
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -31,7 +32,7 @@ class MixResult(NamedTuple):
     mode: Tensor
 
 
-@lru_cache(maxsize=None)
+@cache
 def _part_membership(device: torch.device, dtype: torch.dtype) -> Tensor:
     """(P, V): 1 where joint ``v`` belongs to body part ``p`` of ``BODY_PARTS``, else 0."""
     member = torch.zeros(len(BODY_PARTS), NUM_JOINTS, device=device, dtype=dtype)

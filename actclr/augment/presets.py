@@ -5,6 +5,7 @@ from typing import Any
 
 from actclr.augment.pipeline import BASE_TRANSFORMS
 
+
 def official_views() -> dict[str, list[dict[str, Any]]]:
     """``weak`` (data3/data4), ``normal`` (data2) and ``extreme`` (data1) with the official
     parameters, in the official fixed order. The blur is the official one: unnormalised kernel,

@@ -1,7 +1,7 @@
 """Transforms by name, as used in view configurations."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch import Tensor
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import torch
 from torch import Tensor
@@ -12,7 +12,7 @@ from actclr.augment.effects import CoordMap, Effect, transform_of
 from actclr.augment.sampling import integers, uniform
 
 
-@lru_cache(maxsize=None)
+@cache
 def _generators(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
     """``I`` (3, 3), ``K`` (3, 3, 3) with ``K[a] p = e_a x p`` (cross product with axis ``a``),
     and ``K @ K``."""

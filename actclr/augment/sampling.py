@@ -5,7 +5,7 @@ transform's random stream depends only on the seed and the batch shape.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor

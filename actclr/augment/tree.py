@@ -7,7 +7,7 @@ bones by a per-sample factor (shared by frames and bodies) is linear in the join
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import torch
 from torch import Tensor
@@ -44,7 +44,7 @@ def bones_joint_major(y: Tensor) -> Tensor:
     return torch.sub(y, parents, out=parents)
 
 
-@lru_cache(maxsize=None)
+@cache
 def tree_levels() -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
     """``(joints, their parents)`` per depth 1, 2, ... below the root, from a ``TREE_ORDER`` walk."""
     depth = {ROOT: 0}
@@ -57,7 +57,7 @@ def tree_levels() -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
     return tuple(levels)
 
 
-@lru_cache(maxsize=None)
+@cache
 def tree_matrices(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
     """Constant (V, V) matrices of the tree: ``root`` (``root[v, ROOT] = 1``: every joint at the
     root), ``bones`` (``bones @ x`` = the bone vectors of :func:`bone_vectors`) and ``paths``

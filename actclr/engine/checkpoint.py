@@ -11,8 +11,9 @@ objects), so it loads with the safe unpickler.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 

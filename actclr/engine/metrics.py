@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from actclr.store.atomic import write_bytes
 

@@ -15,7 +15,7 @@ streamed whole), so the number is a training monitor, not a benchmark result.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn

@@ -7,7 +7,7 @@ int64 tensors, torch CPU/CUDA states and ``torch.Generator`` states as their uin
 from __future__ import annotations
 
 import random
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch

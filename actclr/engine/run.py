@@ -11,9 +11,9 @@ import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import torch

@@ -10,8 +10,8 @@ A schedule is a pure function of the step, so resuming only needs the global ste
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import torch
 

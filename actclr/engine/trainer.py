@@ -22,9 +22,9 @@ import math
 import time
 import warnings
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import torch
 import torch.distributed as tdist
@@ -36,8 +36,15 @@ from torch.nn.parallel import DistributedDataParallel
 from actclr.data import ShardStream, make_loader, to_device
 from actclr.data.splitting import derive_seed
 from actclr.engine import rng
-from actclr.engine.checkpoint import (CHECKPOINT_FORMAT, ENCODER_FORMAT, CheckpointError, epoch_path,
-                                      last_path, load_checkpoint, save_checkpoint)
+from actclr.engine.checkpoint import (
+    CHECKPOINT_FORMAT,
+    ENCODER_FORMAT,
+    CheckpointError,
+    epoch_path,
+    last_path,
+    load_checkpoint,
+    save_checkpoint,
+)
 from actclr.engine.config import config_hash, diff, encoder_config, phase_config, save_config
 from actclr.engine.dist import DistEnv, all_reduce, barrier, broadcast_module, init_distributed, shutdown
 from actclr.engine.metrics import MetricsLog

@@ -13,8 +13,8 @@ the fingerprint of the dataset they were trained on), so transfer runs can name 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 from torch import nn

@@ -7,9 +7,9 @@ samples in the same order (checked on ``keys.txt``) with the same labels and cla
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -9,7 +9,7 @@ official kNN monitor uses.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn

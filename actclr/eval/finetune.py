@@ -12,7 +12,7 @@ The labelled subset is drawn from the training part that remains after the hold-
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn

@@ -12,8 +12,8 @@ evaluation commands through :func:`labels_of`, once, after training.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa

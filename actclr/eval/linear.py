@@ -17,7 +17,7 @@ selected head. ``val_fraction=0`` trains on the whole training split and keeps t
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

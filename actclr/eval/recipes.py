@@ -29,7 +29,7 @@ class SGDRecipe:
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
 
-    def with_epochs(self, epochs: int) -> "SGDRecipe":
+    def with_epochs(self, epochs: int) -> SGDRecipe:
         """The recipe over ``epochs`` epochs, milestones scaled in proportion (official 80 of 100
         becomes 16 of 20)."""
         scale = epochs / self.epochs

@@ -20,8 +20,8 @@ Test frame labels are read once, after the classifier is trained and selected.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import h5py
 import numpy as np
@@ -32,8 +32,8 @@ from actclr.eval.features import encode_batches
 from actclr.eval.fit import predict
 from actclr.eval.holdout import key_ranks
 from actclr.eval.linear import train_probe
-from actclr.eval.recipes import LINEAR_RECIPE, SGDRecipe
 from actclr.eval.metrics import confusion_matrix, segmentation_metrics
+from actclr.eval.recipes import LINEAR_RECIPE, SGDRecipe
 from actclr.pipelines.types import RawSkeleton
 from actclr.profiles import Profile, get_profile
 from actclr.store.hdf5 import read_strings

@@ -6,7 +6,8 @@ epoch and a ``torch.Generator`` on that device; it never calls backward. See ``d
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from torch import Tensor, nn
 

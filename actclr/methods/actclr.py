@@ -29,8 +29,14 @@ from actclr.augment.adain import ADAIN_VARIANTS
 from actclr.methods.actionlet import ACTIVATIONS, GRAD_ACTIVATIONS, SMOOTHING, actionlet_mask
 from actclr.methods.anchor import ANCHORS, build_anchor
 from actclr.methods.losses import similarity_mining_loss
-from actclr.methods.moco import (MomentumContrast, eval_mode, mean_pairwise_cosine, momentum_update,
-                                 shuffled_forward, step_logs)
+from actclr.methods.moco import (
+    MomentumContrast,
+    eval_mode,
+    mean_pairwise_cosine,
+    momentum_update,
+    shuffled_forward,
+    step_logs,
+)
 from actclr.methods.options import MethodOptions
 from actclr.methods.safp import safp_embedding
 

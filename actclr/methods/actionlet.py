@@ -12,7 +12,7 @@ backward runs through the encoder and no ``.grad`` is ever left on parameters (D
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +26,7 @@ ACTIVATIONS = ("threshold", "gain_clip")
 GRAD_ACTIVATIONS = ("relu", "none")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _smoothing_matrix(kind: str) -> Tensor | None:
     """``(V, V)`` matrix ``S`` applied as ``A @ S`` over joints (CPU, read-only), or ``None``.
 

@@ -16,7 +16,6 @@ from torch import Tensor, nn
 
 from actclr.augment import to_stream
 
-
 #: Where the embeddings a query is compared with come from (the ``bank`` method option).
 #: ``queue``: the queue of earlier keys (MoCo, the official code). ``batch``: the current step's
 #: keys of every rank, as fresh as the positive (SimCLR / MoCo v3 style). ``queue+batch``: both.
@@ -222,7 +221,7 @@ class MomentumContrast(nn.Module):
         return torch.cat(parts), own
 
     @torch.no_grad()
-    def init_from(self, warmup: "MomentumContrast") -> None:
+    def init_from(self, warmup: MomentumContrast) -> None:
         """Start from a warm-up phase (spec section 4): both encoders take the warm-up *query*
         encoder's weights (BN statistics included) and the queue is refilled with random keys.
 

@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from actclr.methods.losses import contrastive_logits, ddm_loss, infonce_loss
-from actclr.methods.moco import (MomentumContrast, mean_pairwise_cosine, momentum_update, shuffled_forward,
-                                 step_logs)
+from actclr.methods.moco import MomentumContrast, mean_pairwise_cosine, momentum_update, shuffled_forward, step_logs
 from actclr.methods.options import MethodOptions
 
 EXTREME_LOSSES = ("ddm", "infonce", "none")

@@ -1,10 +1,11 @@
 """Typed method settings read from (and written back to) YAML-style config mappings."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, fields
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
-O = TypeVar("O", bound="MethodOptions")
+OptionsT = TypeVar("OptionsT", bound="MethodOptions")
 
 
 class MethodOptions:
@@ -13,7 +14,7 @@ class MethodOptions:
     METHOD = "method"
 
     @classmethod
-    def from_config(cls: type[O], cfg: Mapping[str, Any]) -> O:
+    def from_config(cls: type[OptionsT], cfg: Mapping[str, Any]) -> OptionsT:
         """Options from a config mapping: ``name`` is ignored, lists become tuples and an
         unknown key is an error naming it."""
         known = {f.name for f in fields(cls)}

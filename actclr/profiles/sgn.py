@@ -24,7 +24,11 @@ import numpy as np
 
 from actclr.profiles.base import Prepared, Profile, RawSkeletonLike, check_raw, to_ready
 from actclr.profiles.denoise import (
-    NOISE_LEN_THRES, NOISE_SPREAD_RATE, NOISE_SPREAD_RATIO, assign_actors, rank_bodies,
+    NOISE_LEN_THRES,
+    NOISE_SPREAD_RATE,
+    NOISE_SPREAD_RATIO,
+    assign_actors,
+    rank_bodies,
 )
 from actclr.profiles.resample import linear_resize
 from actclr.profiles.tracks import group_by_id

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,5 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     """Atomically save ``array`` in ``.npy`` format."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array, allow_pickle=False)

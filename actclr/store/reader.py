@@ -96,9 +96,9 @@ class PreparedDataset:
         target = self.cache_dir / relative
         expected = self.info.get("files", {}).get(relative)
         if not target.exists():
-            with atomic_path(target) as tmp, urllib.request.urlopen(self.url_of(relative)) as response:
-                with open(tmp, "wb") as f:
-                    shutil.copyfileobj(response, f, 1 << 20)
+            with (atomic_path(target) as tmp, urllib.request.urlopen(self.url_of(relative)) as response,
+                  open(tmp, "wb") as f):
+                shutil.copyfileobj(response, f, 1 << 20)
         if check and expected is not None and sha256_file(target) != expected:
             target.unlink()
             raise ValueError(f"{self.url_of(relative)}: sha256 differs from dataset.json (download corrupted?)")

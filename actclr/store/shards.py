@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
 import numpy as np
@@ -66,10 +66,10 @@ def write_split(directory: str | os.PathLike, benchmark: str, split: str, sample
     shards = []
     for i, size in enumerate(shard_sizes(num_samples)):
         name = shard_name(split, i)
-        with atomic_path(directory / name) as tmp, open(tmp, "wb") as f:
-            with wds.TarWriter(f, user="actclr", group="actclr", mtime=0) as writer:
-                for _ in range(size):
-                    writer.write(next(stream))
+        with (atomic_path(directory / name) as tmp, open(tmp, "wb") as f,
+              wds.TarWriter(f, user="actclr", group="actclr", mtime=0) as writer):
+            for _ in range(size):
+                writer.write(next(stream))
         shards.append({"url": name, "num_samples": size})
     if next(stream, None) is not None:
         raise ValueError(f"{benchmark}/{split}: more samples than the {num_samples} announced")

@@ -7,7 +7,7 @@ the joints below it. Rotations are unit quaternions ``(w, x, y, z)``.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -25,7 +25,7 @@ _REST_MIDDLE = {0: (0.0, 0.0, 0.0), 1: (0.0, 0.27, -0.01), 20: (0.0, 0.48, -0.02
                 3: (0.0, 0.68, 0.01)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def rest_pose() -> np.ndarray:
     """``(25, 3)`` rest positions; the right side mirrors the left through ``FLIP_PERMUTATION``."""
     pose = np.zeros((NUM_JOINTS, 3))
@@ -37,7 +37,7 @@ def rest_pose() -> np.ndarray:
     return pose
 
 
-@lru_cache(maxsize=None)
+@cache
 def kinematic_tree() -> tuple[tuple, tuple]:
     """``(parents, order)``: parent of each joint in the tree rooted at the spine base (the root is
     its own parent) and a breadth-first order (parents before children)."""
@@ -53,7 +53,7 @@ def kinematic_tree() -> tuple[tuple, tuple]:
     return tuple(parents[j] for j in range(NUM_JOINTS)), tuple(order)
 
 
-@lru_cache(maxsize=None)
+@cache
 def descendants(joint: int) -> frozenset:
     """Joints strictly below ``joint`` in the kinematic tree (what a rotation at it moves)."""
     parents, order = kinematic_tree()
@@ -64,7 +64,7 @@ def descendants(joint: int) -> frozenset:
     return frozenset(below)
 
 
-@lru_cache(maxsize=None)
+@cache
 def leaves() -> tuple:
     """Joints without children (the Kinect reports no orientation for them)."""
     parents, _ = kinematic_tree()

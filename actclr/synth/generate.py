@@ -5,8 +5,8 @@ import json
 import numbers
 import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -27,7 +27,8 @@ def class_labels(spec, classes: int | Iterable[int] | None) -> list[int]:
     labels = list(range(limit)) if classes is None else (
         list(range(classes)) if isinstance(classes, numbers.Integral) else sorted(set(int(c) for c in classes)))
     if not labels or labels[0] < 0 or labels[-1] >= limit:
-        raise ValueError(f"{spec.name}: classes must be 1..{limit} classes with labels in 0..{limit - 1}, got {classes!r}")
+        raise ValueError(f"{spec.name}: classes must be 1..{limit} classes with labels in 0..{limit - 1}, "
+                         f"got {classes!r}")
     return labels
 
 

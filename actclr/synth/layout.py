@@ -109,7 +109,8 @@ def _pkummd_videos(spec) -> list[dict]:
     if spec.raw["part"] == 1:
         for video_id in range(2, 365):
             for view in views:
-                videos.append({"video": f"{video_id:04d}-{view}", "camera": registry.pkummd_camera(view), "subject": None})
+                videos.append({"video": f"{video_id:04d}-{view}", "camera": registry.pkummd_camera(view),
+                               "subject": None})
     else:
         xsub = spec.benchmarks["xsub"]
         for subject in sorted(set(xsub.train) | set(xsub.test)):

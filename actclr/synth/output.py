@@ -53,7 +53,7 @@ class RawWriter:
         self._open.clear()
         return done
 
-    def __enter__(self) -> "RawWriter":
+    def __enter__(self) -> RawWriter:
         return self
 
     def __exit__(self, kind, error, trace) -> None:

@@ -109,7 +109,8 @@ def _timeline(labels: tuple, rng: np.random.Generator) -> tuple[list, int]:
     return windows, t + int(rng.integers(5, 40))
 
 
-def render_pkummd(plan: PkuVideoPlan, seed: int, two_person: set, convention: str = "aimclr") -> tuple[bytes, bytes, int]:
+def render_pkummd(plan: PkuVideoPlan, seed: int, two_person: set,
+                  convention: str = "aimclr") -> tuple[bytes, bytes, int]:
     """``(skeleton bytes, label bytes, frames)`` of one PKU-MMD video.
 
     Body 1 performs the instances in order and stands idle between them; in two-person classes a
@@ -139,5 +140,6 @@ def render_pkummd(plan: PkuVideoPlan, seed: int, two_person: set, convention: st
         motion = program(label0).rotations(b - a, rng, lag=rng.uniform(0.1, 0.3))
         positions, orientations = perform(motion, subject_body(seed, PARTNER + performer), b - a, rng, facing, spot)
         xyz[a:b, 1] = observe(camera, positions, orientations, rng)[0]
-    rows = [(label0 + 1, *file_interval(start, end, convention), int(rng.integers(1, 3))) for label0, start, end in windows]
+    rows = [(label0 + 1, *file_interval(start, end, convention), int(rng.integers(1, 3)))
+            for label0, start, end in windows]
     return pkummd_skeleton_text(xyz), pkummd_label_text(rows), frames

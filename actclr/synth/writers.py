@@ -6,7 +6,7 @@ which is much faster than formatting value by value.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -45,7 +45,7 @@ def kinect_columns(xyz: np.ndarray, quats: np.ndarray, tracking: np.ndarray) -> 
     return np.concatenate((xyz, np.stack(depth + color, axis=-1), quats, tracking[..., None]), axis=-1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _joint_lines(newline: str) -> str:
     return ("%.7G " * 11 + "%d" + newline) * NUM_JOINTS
 

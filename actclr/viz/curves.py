@@ -3,8 +3,8 @@ collapse diagnostic ``key_cosine``."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from actclr.viz.figure import new_figure, save_png
 

@@ -32,7 +32,7 @@ class ConsoleReporter(Reporter):
         self.tasks: dict = {}
         self.printed: dict = {}
 
-    def __enter__(self) -> "ConsoleReporter":
+    def __enter__(self) -> ConsoleReporter:
         self.bars.start()
         return self
 

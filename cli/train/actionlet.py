@@ -33,8 +33,13 @@ def actionlet(data: str, benchmark: str | None, checkpoint: str, out: Path, stre
     """
     import numpy as np
 
-    from actclr.eval.actionlets import (MaskOptions, extract_actionlets, read_ground_truth, score_actionlets,
-                                        write_actionlets)
+    from actclr.eval.actionlets import (
+        MaskOptions,
+        extract_actionlets,
+        read_ground_truth,
+        score_actionlets,
+        write_actionlets,
+    )
     from actclr.eval.holdout import keys_of, labels_of
     from actclr.eval.report import Stopwatch
     from actclr.store.manifest import split_rows

@@ -5,8 +5,15 @@ from pathlib import Path
 
 import click
 
-from actclr.cli.train.evaluation import (build_recipe, encoder_options, finish, recipe_options, run_metrics, setup,
-                                         title_of)
+from actclr.cli.train.evaluation import (
+    build_recipe,
+    encoder_options,
+    finish,
+    recipe_options,
+    run_metrics,
+    setup,
+    title_of,
+)
 from actclr.eval.recipes import FINETUNE_RECIPE
 
 

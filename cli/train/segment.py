@@ -5,8 +5,15 @@ from pathlib import Path
 
 import click
 
-from actclr.cli.train.evaluation import (build_recipe, encoder_options, finish, recipe_options, run_metrics, setup,
-                                         title_of)
+from actclr.cli.train.evaluation import (
+    build_recipe,
+    encoder_options,
+    finish,
+    recipe_options,
+    run_metrics,
+    setup,
+    title_of,
+)
 from actclr.eval.recipes import LINEAR_RECIPE
 
 
@@ -49,7 +56,6 @@ def segment(data: str, benchmark: str | None, checkpoint: str, out: Path, stream
     metrics = run_metrics("segment", title_of("action segmentation", s), s, knobs, headline, r, segmented.notes,
                           clock.elapsed)
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "predictions.npz") as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **segmented.predictions)
+    with atomic_path(out / "predictions.npz") as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **segmented.predictions)
     finish(out, metrics)
