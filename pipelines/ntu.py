@@ -62,6 +62,7 @@ def parse_ntu(data: bytes, name: str) -> RawSkeleton:
     if layout is None:
         raise _diagnose(data, name) or ParseError(name, None, "inconsistent file structure")
     frames, bodies_per_frame, joint_tokens, body_ids = layout
+    assert tokens.values is not None  # a layout is only found for a file of numbers
     slots = int(bodies_per_frame.max(initial=0))
     frame_of = np.repeat(np.arange(frames), bodies_per_frame)
     slot_of = _slot_of_each_body(bodies_per_frame)
@@ -92,18 +93,18 @@ def _fast_layout(tokens: Tokens):
     if not heads or counts[0] != 1 or heads[0] < 0 or not float(heads[0]).is_integer():
         return None
     frames = int(heads[0])
-    frame_rows, bodies = [], []
+    frame_row_list, body_list = [], []
     pos = 1
     for _ in range(frames):
         if pos >= len(heads) or heads[pos] < 0 or not float(heads[pos]).is_integer():
             return None
-        frame_rows.append(pos)
-        bodies.append(int(heads[pos]))
-        pos += 1 + BODY_LINES * bodies[-1]
+        frame_row_list.append(pos)
+        body_list.append(int(heads[pos]))
+        pos += 1 + BODY_LINES * body_list[-1]
     if pos != len(heads):
         return None
-    frame_rows = np.asarray(frame_rows, np.int64)
-    bodies = np.asarray(bodies, np.int64)
+    frame_rows = np.asarray(frame_row_list, np.int64)
+    bodies = np.asarray(body_list, np.int64)
     blocks = np.repeat(frame_rows + 1, bodies) + BODY_LINES * _slot_of_each_body(bodies)
     joint_rows = blocks[:, None] + 2 + np.arange(NUM_JOINTS)
     if not ((counts[frame_rows] == 1).all() and (counts[blocks] == INFO_VALUES).all()

@@ -221,6 +221,7 @@ def _converted(tasks: list, workers: int, reporter: Reporter, stop_after: int | 
             if chunk is None:                # damaged since it was validated: convert it again here
                 run_chunk(task)
                 chunk = load_chunk(task.path, task.config)
+                assert chunk is not None, f"{task.path}: unreadable right after it was written"
             yield chunk
 
 

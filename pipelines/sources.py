@@ -159,7 +159,7 @@ def find_sources(dataset: str, paths: Sequence[str | Path]) -> Inventory:
 
 def _first_of_each(files: Iterable, name_of, inventory: Inventory) -> dict:
     """``{name: item}`` keeping the first item of each name; later ones are reported."""
-    kept = {}
+    kept: dict = {}
     for item in files:
         name = name_of(item)
         if name in kept:
@@ -207,7 +207,8 @@ def is_label_file(raw: RawFile, label_dir: str) -> bool:
 def _sort_pkummd(spec, candidates: list, inventory: Inventory) -> None:
     part = spec.raw["part"]
     other = 3 - part
-    skeletons, labels = [], []
+    skeleton_files: list[RawFile] = []
+    label_files: list[RawFile] = []
     for raw in candidates:
         video = pkummd_video(raw.name, part)
         if video is None:
@@ -216,14 +217,15 @@ def _sort_pkummd(spec, candidates: list, inventory: Inventory) -> None:
             else:
                 inventory.unknown.append({"file": raw.location, "reason": f"not a PKU-MMD part {part} file name"})
             continue
-        (labels if is_label_file(raw, spec.raw["label_dir"]) else skeletons).append(raw)
-    skeletons = _first_of_each(skeletons, lambda r: r.name, inventory)
-    labels = _first_of_each(labels, lambda r: r.name, inventory)
+        (label_files if is_label_file(raw, spec.raw["label_dir"]) else skeleton_files).append(raw)
+    skeletons = _first_of_each(skeleton_files, lambda r: r.name, inventory)
+    labels = _first_of_each(label_files, lambda r: r.name, inventory)
     for name in sorted(skeletons.keys() | labels.keys()):
         skeleton, label = skeletons.get(name), labels.get(name)
         if skeleton is not None:
             inventory.found.append(name[: -len(".txt")])
         if label is None:
+            assert skeleton is not None  # every name has a skeleton or a label file
             inventory.unpaired.append({"file": skeleton.location, "reason": "no label file"})
         elif skeleton is None:
             inventory.unpaired.append({"file": label.location, "reason": "no skeleton file"})
@@ -241,6 +243,8 @@ def missing_report(dataset: str, found_names: Iterable[str]) -> dict:
     """
     spec = registry.get_dataset(dataset)
     names = {n.rsplit("/", 1)[-1].removesuffix(".skeleton").removesuffix(".txt") for n in found_names}
+    keys: list[int | str]
+    every: list[int | str]
     if spec.format == "ntu":
         pattern = ntu_name_pattern()
         keys = [int(m["setup"]) for m in (pattern.fullmatch(n + ".skeleton") for n in names) if m]

@@ -29,7 +29,8 @@ class H5Samples(Dataset):
     Python objects, so forked workers do not grow by copy-on-read); tensors are read on demand.
     """
 
-    def __init__(self, h5_path: str | os.PathLike, indices: Sequence[int] | None = None, rows: str = "ready") -> None:
+    def __init__(self, h5_path: str | os.PathLike, indices: Sequence[int] | np.ndarray | None = None,
+                 rows: str = "ready") -> None:
         self.h5_path = os.fspath(h5_path)
         self.rows = rows
         with h5py.File(self.h5_path, "r") as f:

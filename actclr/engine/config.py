@@ -356,7 +356,7 @@ def encoder_config(cfg: Mapping) -> dict:
     return {k: v for k, v in cfg["model"].items() if k not in ENGINE_MODEL_KEYS}
 
 
-def phase_config(cfg: dict, phase: str) -> dict:
+def phase_config(cfg: Mapping, phase: str) -> dict:
     """The ``optim``/``schedule``/``method`` of one phase (``"warmup"`` or ``"main"``)."""
     if phase == "main":
         return {"method": cfg["method"], "optim": cfg["optim"], "schedule": cfg["schedule"]}

@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from torch import nn
 
 from actclr.eval.features import extract_features
 from actclr.eval.holdout import eval_splits, labels_of
 from actclr.eval.knn import knn_predict
+from actclr.models.encoder import Encoder
 
 
 class KNNMonitor:
@@ -42,7 +42,7 @@ class KNNMonitor:
         self.options = {"stream": stream, "device": device, "feature": cfg["feature"],
                         "batch_size": int(cfg["batch_size"]), "workers": workers}
 
-    def evaluate(self, encoder: nn.Module) -> dict:
+    def evaluate(self, encoder: Encoder) -> dict:
         """``{"knn_top1@10": accuracy in %, ...}`` for the current encoder weights."""
         device = self.options["device"]
         bank, _ = extract_features(encoder, self.h5_path, self.bank_rows, **self.options)

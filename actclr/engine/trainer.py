@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as tdist
@@ -53,7 +54,8 @@ from actclr.engine.run import check_run_dir, environment_record, write_environme
 from actclr.engine.schedule import LRSchedule, build_schedule, set_lr
 from actclr.eval.encoders import read_checkpoint
 from actclr.methods import build_method
-from actclr.models import build_encoder
+from actclr.methods.moco import MomentumContrast
+from actclr.models import Encoder, build_encoder
 from actclr.store import PreparedDataset, open_dataset
 
 CHECKPOINT_KEYS = ("format", "epoch", "phase", "method", "optimizer", "rng", "config")
@@ -108,13 +110,14 @@ def _ddp(module: nn.Module, env: DistEnv, broadcast_buffers: bool = False) -> Di
     statistics) at every forward, as the official trainer does; without it each rank keeps its
     own BN statistics and the queue stays identical on all ranks by construction (gathered
     enqueue)."""
-    kwargs = {"device_ids": [env.device.index]} if env.device.type == "cuda" else {}
+    kwargs: dict[str, Any] = {"device_ids": [env.device.index]} if env.device.type == "cuda" else {}
     sync_kw = ("forward_sync_buffers" if "forward_sync_buffers" in
                inspect.signature(DistributedDataParallel).parameters else "broadcast_buffers")
     # The 1x1 convolutions' weight gradients (C_out, C_in, 1, 1) come with arbitrary strides on
     # their size-1 dimensions; DDP then warns once per process although the layout is equivalent.
     warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-    return DistributedDataParallel(module, **kwargs, **{sync_kw: broadcast_buffers})
+    kwargs[sync_kw] = broadcast_buffers
+    return DistributedDataParallel(module, **kwargs)
 
 
 def unwrap(module: nn.Module) -> nn.Module:
@@ -163,10 +166,10 @@ class Trainer:
 
     # -- building ---------------------------------------------------------------------------
 
-    def _encoder(self) -> nn.Module:
+    def _encoder(self) -> Encoder:
         return build_encoder(encoder_config(self.cfg))
 
-    def setup_phase(self, phase: Phase, previous: nn.Module | None = None) -> None:
+    def setup_phase(self, phase: Phase, previous: MomentumContrast | None = None) -> None:
         """Build the phase's method (from ``previous``'s query encoder if given), its DDP
         wrapper, optimizer, lr schedule and gradient scaler."""
         method = build_method(phase.method["name"], phase.method, self._encoder,
@@ -176,9 +179,10 @@ class Trainer:
             method.init_from(previous)
         method.to(self.device)
         if self.channels_last:
-            method.to(memory_format=torch.channels_last)
-        if self.sync_bn:
-            method = nn.SyncBatchNorm.convert_sync_batchnorm(method)
+            # Module.to takes memory_format (see its docstring); torch's overloads omit it.
+            method.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        if self.sync_bn:  # converts the BatchNorm layers in place and returns the method itself
+            nn.SyncBatchNorm.convert_sync_batchnorm(method)
         broadcast_module(method, self.env)
         self.method = method
         self.model = (_ddp(method, self.env, bool(self.cfg["model"].get("broadcast_buffers")))
@@ -189,6 +193,13 @@ class Trainer:
                                                    self.steps_per_epoch)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.phase = phase
+
+    @property
+    def current_phase(self) -> Phase:
+        """The phase set up last (by :meth:`setup_phase`)."""
+        if self.phase is None:
+            raise RuntimeError("no phase is set up yet (call setup_phase first)")
+        return self.phase
 
     # -- state ------------------------------------------------------------------------------
 
@@ -207,9 +218,9 @@ class Trainer:
         return {
             "format": CHECKPOINT_FORMAT,
             "epoch": epoch,
-            "phase": self.phase.name,
-            "method_name": self.phase.method["name"],
-            "global_step": (epoch - self.phase.start) * self.steps_per_epoch,
+            "phase": self.current_phase.name,
+            "method_name": self.current_phase.method["name"],
+            "global_step": (epoch - self.current_phase.start) * self.steps_per_epoch,
             "steps_per_epoch": self.steps_per_epoch,
             "method": unwrap(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -265,9 +276,8 @@ class Trainer:
         if model_cfg != encoder_config(self.cfg):
             raise CheckpointError(f"{path}: its encoder settings {model_cfg} differ from this run's "
                                   f"model section {encoder_config(self.cfg)}")
-        method = unwrap(self.model)
-        method.encoder_q.load_state_dict(weights)
-        method.encoder_k.load_state_dict(weights)
+        self.method.encoder_q.load_state_dict(weights)
+        self.method.encoder_k.load_state_dict(weights)
         self.console.log(f"initialised both encoders from {path}")
 
     def _reseed(self, epoch: int) -> None:
@@ -297,7 +307,7 @@ class Trainer:
 
     def train_epoch(self, epoch: int, progress: Progress) -> dict:
         """One epoch of ``steps_per_epoch`` steps; returns the epoch's mean logs (over ranks)."""
-        phase = self.phase
+        phase = self.current_phase
         phase_epoch = epoch - phase.start
         self.model.train()
         self.loader.set_epoch(epoch)
@@ -345,12 +355,12 @@ class Trainer:
                 phase = phase_at(self.phases, epoch)
                 if phase is not self.phase:
                     self.console.log(f"phase {phase.name}: {phase.method['name']} for {phase.epochs} "
-                                     f"epochs, starting from the {self.phase.name} encoder")
-                    self.setup_phase(phase, previous=unwrap(self.model))
+                                     f"epochs, starting from the {self.current_phase.name} encoder")
+                    self.setup_phase(phase, previous=self.method)
                 row = self.train_epoch(epoch, progress)
                 if self.monitor_due(epoch):
                     if self.monitor is not None:
-                        row.update(self.monitor.evaluate(unwrap(self.model).encoder_q))
+                        row.update(self.monitor.evaluate(self.method.encoder_q))
                     barrier(self.env)
                 metrics.log(row)
                 self.save(epoch)
@@ -360,10 +370,9 @@ class Trainer:
         """Rank 0 writes the query encoder for the evaluation commands."""
         if not self.env.is_main:
             return
-        method = unwrap(self.model)
-        state = {"format": ENCODER_FORMAT, "encoder": method.encoder_q.state_dict(),
+        state = {"format": ENCODER_FORMAT, "encoder": self.method.encoder_q.state_dict(),
                  "model": encoder_config(self.cfg),
-                 "stream": self.stream_name, "method": self.phase.method["name"],
+                 "stream": self.stream_name, "method": self.current_phase.method["name"],
                  "epochs": self.total_epochs, "benchmark": self.benchmark,
                  "dataset": {"name": self.dataset.info.get("name"),
                              "fingerprint": self.dataset.info.get("fingerprint")},

@@ -22,7 +22,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from actclr.augment import to_stream, upsample_mask
 from actclr.data import H5Samples, make_loader, to_device
@@ -30,6 +30,7 @@ from actclr.methods.actclr import ActCLROptions
 from actclr.methods.actionlet import actionlet_mask
 from actclr.methods.anchor import DatasetAnchor
 from actclr.methods.moco import eval_mode
+from actclr.models.encoder import Encoder
 from actclr.skeleton import NUM_JOINTS
 from actclr.store.atomic import atomic_path
 
@@ -46,13 +47,14 @@ class MaskOptions:
 
 
 @torch.no_grad()
-def actionlets(encoder: nn.Module, x: Tensor, anchor: DatasetAnchor, stream: str,
+def actionlets(encoder: Encoder, x: Tensor, anchor: DatasetAnchor, stream: str,
                options: MaskOptions = MaskOptions()) -> Tensor:
     """Actionlets ``(N, T, V, M)`` in [0, 1] of joint positions ``x (N, 3, T, V, M)`` (eval mode)."""
     xs = to_stream(x, stream)
     with eval_mode(encoder):
         anchor_z = encoder.embed(anchor(xs))[0]
         fmap = encoder.feature_map(xs)
+    assert encoder.projector is not None, "actionlets need an encoder with a projector"
     mask = actionlet_mask(fmap, encoder.projector, anchor_z, smoothing=options.smoothing,
                           activation=options.activation, threshold=options.threshold, gain=options.gain,
                           grad_activation=options.grad_activation)
@@ -115,7 +117,7 @@ def score_actionlets(masks: np.ndarray, labels: np.ndarray, moving: Mapping[int,
             "per_class_share": {str(c): float(np.mean(v)) for c, v in sorted(per_class.items())}}
 
 
-def extract_actionlets(encoder: nn.Module, h5_path, rows: Sequence[int], average_motion: np.ndarray, *,
+def extract_actionlets(encoder: Encoder, h5_path, rows: Sequence[int] | np.ndarray, average_motion: np.ndarray, *,
                        stream: str, device: torch.device, options: MaskOptions = MaskOptions(),
                        batch_size: int = 64, workers: int = 0) -> dict:
     """``{"masks" (N, T, V, M), "joint_masks" (N, T, V), "x" (N, 3, T, V, M), "labels", "keys"}`` of rows."""

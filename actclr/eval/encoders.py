@@ -17,11 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from actclr.engine.checkpoint import CHECKPOINT_FORMAT, ENCODER_FORMAT, CheckpointError, load_checkpoint
 from actclr.engine.config import ENGINE_MODEL_KEYS
-from actclr.models import DEFAULTS, build_encoder
+from actclr.models import DEFAULTS, Encoder, build_encoder
 
 RANDOM = "random"
 QUERY_PREFIX = "encoder_q."
@@ -69,7 +68,7 @@ def run_name(path: Path) -> str:
 
 
 def load_encoder(checkpoint: str, device: torch.device, *, seed: int = 0,
-                 model_cfg: Mapping | None = None) -> tuple[nn.Module, dict]:
+                 model_cfg: Mapping | None = None) -> tuple[Encoder, dict]:
     """``(encoder on device, info)``; ``info`` is JSON-friendly (see the module docstring)."""
     if checkpoint == RANDOM:
         cfg = _model_cfg(model_cfg if model_cfg is not None else DEFAULTS)

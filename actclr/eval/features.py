@@ -11,17 +11,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from actclr.augment.streams import STREAMS, to_stream
 from actclr.data import H5Samples, make_loader, to_device
 from actclr.methods.moco import eval_mode
+from actclr.models.encoder import Encoder
 
 FEATURES = ("backbone", "embed")
 
 
-def encode(encoder: nn.Module, x: Tensor, stream: str, feature: str = "backbone") -> Tensor:
+def encode(encoder: Encoder, x: Tensor, stream: str, feature: str = "backbone") -> Tensor:
     """Features ``(N, D)`` float32 of joint positions ``x (N, 3, T, V, M)`` (current mode, caller's grad)."""
     if stream not in STREAMS:
         raise ValueError(f"stream must be one of {', '.join(STREAMS)}, got {stream!r}")
@@ -32,7 +34,7 @@ def encode(encoder: nn.Module, x: Tensor, stream: str, feature: str = "backbone"
 
 
 @torch.no_grad()
-def encode_batches(encoder: nn.Module, batches: Iterable[Tensor], stream: str, device: torch.device,
+def encode_batches(encoder: Encoder, batches: Iterable[Tensor], stream: str, device: torch.device,
                    feature: str = "backbone") -> Tensor:
     """Concatenated eval-mode features ``(N, D)`` (on the CPU) of batches ``(n, 3, T, V, M)``."""
     out = []
@@ -44,8 +46,8 @@ def encode_batches(encoder: nn.Module, batches: Iterable[Tensor], stream: str, d
     return torch.cat(out)
 
 
-def h5_batches(h5_path: str | os.PathLike, rows: Sequence[int], device: torch.device, batch_size: int = 256,
-               workers: int = 0, keys: list | None = None) -> Iterator[Tensor]:
+def h5_batches(h5_path: str | os.PathLike, rows: Sequence[int] | np.ndarray, device: torch.device,
+               batch_size: int = 256, workers: int = 0, keys: list | None = None) -> Iterator[Tensor]:
     """Joint positions ``(n, 3, T, V, M)`` of ``skeletons.h5`` rows in ``rows`` order (keys appended
     to ``keys`` if given). Labels travel with the loaded batches but are dropped here: evaluation
     reads labels only through :func:`actclr.eval.holdout.labels_of`."""
@@ -56,7 +58,7 @@ def h5_batches(h5_path: str | os.PathLike, rows: Sequence[int], device: torch.de
         yield batch.x
 
 
-def extract_features(encoder: nn.Module, h5_path: str | os.PathLike, rows: Sequence[int], *, stream: str,
+def extract_features(encoder: Encoder, h5_path: str | os.PathLike, rows: Sequence[int] | np.ndarray, *, stream: str,
                      device: torch.device, feature: str = "backbone", batch_size: int = 256,
                      workers: int = 0) -> tuple[Tensor, list]:
     """``(features (N, D) float32 on the CPU, keys)`` of ``skeletons.h5`` rows, in ``rows`` order."""
@@ -67,7 +69,7 @@ def extract_features(encoder: nn.Module, h5_path: str | os.PathLike, rows: Seque
 
 
 @torch.no_grad()
-def calibrate_batchnorm(encoder: nn.Module, batches: Iterable[Tensor], stream: str, device: torch.device) -> int:
+def calibrate_batchnorm(encoder: Encoder, batches: Iterable[Tensor], stream: str, device: torch.device) -> int:
     """Re-estimate every BatchNorm's running statistics on ``batches`` (un-augmented joint
     positions); returns the number of BatchNorm layers.
 

@@ -24,12 +24,13 @@ from actclr.eval.fit import fit_classifier, predict
 from actclr.eval.linear import linear_head
 from actclr.eval.protocol import Evaluated, record_selection, score_test
 from actclr.eval.recipes import FINETUNE_RECIPE, SGDRecipe
+from actclr.models.encoder import Encoder
 
 
 class Classifier(nn.Module):
     """Encoder + linear head on joint positions: ``(N, 3, T, V, M) -> (N, num_classes)`` logits."""
 
-    def __init__(self, encoder: nn.Module, num_classes: int, stream: str) -> None:
+    def __init__(self, encoder: Encoder, num_classes: int, stream: str) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = linear_head(encoder.feature_dim, num_classes)
@@ -39,7 +40,7 @@ class Classifier(nn.Module):
         return self.head(encode(self.encoder, x, self.stream))
 
 
-def finetune_evaluation(encoder: nn.Module, dataset, benchmark: str, *, stream: str, device: torch.device,
+def finetune_evaluation(encoder: Encoder, dataset, benchmark: str, *, stream: str, device: torch.device,
                         recipe: SGDRecipe = FINETUNE_RECIPE, label_fraction: float = 1.0,
                         val_fraction: float = 0.1, seed: int = 0, workers: int = 0,
                         on_epoch: Callable[[dict], None] | None = None) -> Evaluated:

@@ -28,7 +28,7 @@ from actclr.eval.features import extract_features
 from actclr.eval.fit import fit_classifier, predict, tensor_batches
 from actclr.eval.protocol import Evaluated, record_selection, score_test
 from actclr.eval.recipes import LINEAR_RECIPE, SGDRecipe
-from actclr.models import LinearClassifier
+from actclr.models import Encoder, LinearClassifier
 
 HEAD_INIT_STD = 0.02
 
@@ -61,7 +61,7 @@ def train_probe(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: int, 
     return head, fit
 
 
-def linear_evaluation(encoder: nn.Module, dataset, benchmark: str, *, stream: str, device: torch.device,
+def linear_evaluation(encoder: Encoder, dataset, benchmark: str, *, stream: str, device: torch.device,
                       recipe: SGDRecipe = LINEAR_RECIPE, feature: str = "backbone", val_fraction: float = 0.1,
                       seed: int = 0, feature_batch_size: int = 256, workers: int = 0,
                       on_epoch: Callable[[dict], None] | None = None) -> Evaluated:

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 import torch
-from torch import nn
 
 from actclr.eval.features import encode_batches
 from actclr.eval.fit import predict
@@ -34,6 +33,7 @@ from actclr.eval.holdout import key_ranks
 from actclr.eval.linear import train_probe
 from actclr.eval.metrics import confusion_matrix, segmentation_metrics
 from actclr.eval.recipes import LINEAR_RECIPE, SGDRecipe
+from actclr.models.encoder import Encoder
 from actclr.pipelines.types import RawSkeleton
 from actclr.profiles import Profile, get_profile
 from actclr.store.hdf5 import read_strings
@@ -187,7 +187,7 @@ class Segmented:
     notes: list
 
 
-def segmentation_evaluation(encoder: nn.Module, dataset, benchmark: str, *, stream: str, device: torch.device,
+def segmentation_evaluation(encoder: Encoder, dataset, benchmark: str, *, stream: str, device: torch.device,
                             window: int = 50, stride: int = 10, recipe: SGDRecipe = LINEAR_RECIPE,
                             val_fraction: float = 0.2, seed: int = 0, batch_size: int = 256,
                             on_epoch: Callable[[dict], None] | None = None) -> Segmented:

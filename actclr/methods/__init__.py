@@ -9,20 +9,23 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from actclr.augment import Augmenter, build_augmenter, official_config
 from actclr.methods.actclr import OFFICIAL, ActCLR, ActCLROptions
+from actclr.methods.moco import MomentumContrast
 from actclr.methods.mocov2 import MoCoV2, MoCoV2Options
+from actclr.methods.options import MethodOptions
+from actclr.models.encoder import Encoder
 
 #: name -> (method class, its options dataclass)
-METHODS: dict[str, tuple[type[nn.Module], type]] = {
+METHODS: dict[str, tuple[Callable[..., MomentumContrast], type[MethodOptions]]] = {
     "mocov2": (MoCoV2, MoCoV2Options),
     "actclr": (ActCLR, ActCLROptions),
 }
 
 
-def _lookup(name: str) -> tuple[type[nn.Module], type]:
+def _lookup(name: str) -> tuple[Callable[..., MomentumContrast], type[MethodOptions]]:
     try:
         return METHODS[name]
     except KeyError:
@@ -34,9 +37,9 @@ def method_defaults(name: str) -> dict[str, Any]:
     return _lookup(name)[1]().to_config()
 
 
-def build_method(name: str, cfg: Mapping[str, Any], encoder_factory: Callable[[], nn.Module], *,
+def build_method(name: str, cfg: Mapping[str, Any], encoder_factory: Callable[[], Encoder], *,
                  augmenter: Augmenter | Mapping[str, Any] | None = None, stream: str = "joint",
-                 average_motion: Tensor | None = None) -> nn.Module:
+                 average_motion: Tensor | None = None) -> MomentumContrast:
     """Build method ``name`` from its config section ``cfg`` (e.g. ``config["method"]``).
 
     ``encoder_factory()`` returns a fresh encoder (the online one; the momentum encoder is its

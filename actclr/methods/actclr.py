@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from actclr.augment import MixResult, actionlet_combine, skeleton_adain, skeleton_mix, upsample_mask
 from actclr.augment.adain import ADAIN_VARIANTS
@@ -39,6 +39,7 @@ from actclr.methods.moco import (
 )
 from actclr.methods.options import MethodOptions
 from actclr.methods.safp import safp_embedding
+from actclr.models.encoder import Encoder
 
 BRANCHES = (1, 2, 3)
 
@@ -127,7 +128,7 @@ def saliency_mix_target(k: Tensor, mix: MixResult, saliency: Tensor, tau: float 
 class ActCLR(MomentumContrast):
     """The ActCLR method (see the module docstring); ``training_step`` returns ``(loss, logs)``."""
 
-    def __init__(self, encoder: nn.Module, augmenter, options: ActCLROptions = ActCLROptions(), *,
+    def __init__(self, encoder: Encoder, augmenter, options: ActCLROptions = ActCLROptions(), *,
                  stream: str = "joint", average_motion: Tensor | None = None) -> None:
         super().__init__(encoder, augmenter, stream=stream, queue_size=options.queue_size,
                          momentum=options.momentum, bn_splits=options.bn_splits, bank=options.bank)
@@ -136,12 +137,13 @@ class ActCLR(MomentumContrast):
         self.options = options
         self.anchor = build_anchor(options.anchor, average_motion, stream)
 
-    def _aux_mode(self, encoder: nn.Module):
+    def _aux_mode(self, encoder: Encoder):
         """Context for the no-grad auxiliary forwards (anchor, MATS masks)."""
         return eval_mode(encoder) if self.options.aux_forward == "eval" else contextlib.nullcontext()
 
-    def _actionlet(self, fmap: Tensor, encoder: nn.Module, anchor_z: Tensor) -> Tensor:
+    def _actionlet(self, fmap: Tensor, encoder: Encoder, anchor_z: Tensor) -> Tensor:
         o = self.options
+        assert encoder.projector is not None, "ActCLR needs an encoder with a projector"
         return actionlet_mask(fmap, encoder.projector, anchor_z, smoothing=o.smoothing,
                               activation=o.activation, threshold=o.threshold, gain=o.gain,
                               grad_activation=o.grad_activation)
@@ -175,6 +177,7 @@ class ActCLR(MomentumContrast):
                 anchor_z = self.encoder_k.embed(self.anchor(x_k))[0]
             fmap_k = shuffled_forward(self.encoder_k.feature_map, x_k, g, self.bn_splits)
             mask_k = self._actionlet(fmap_k, self.encoder_k, anchor_z)
+            assert self.encoder_k.projector is not None, "ActCLR needs an encoder with a projector"
             k = safp_embedding(self.encoder_k.projector, self.encoder_k.pool(fmap_k), fmap_k, mask_k,
                                o.safp_blend)
             bank, _ = self.comparison_bank(k)  # with the batch part, the own key is the top entry
@@ -183,6 +186,7 @@ class ActCLR(MomentumContrast):
         # encoder in train mode (OFFICIAL) the order decides its BatchNorm running statistics
         masks = {"key": mask_k}
         if 1 in o.branches:
+            assert x_q is not None  # drawn above for branch 1
             masks["q"] = self._mats_mask(x_q, anchor_z)
         if x_p is not None:
             masks["p"] = self._mats_mask(x_p, anchor_z)
@@ -194,12 +198,15 @@ class ActCLR(MomentumContrast):
 
         losses: dict[str, Tensor] = {}
         if 1 in o.branches:
+            assert x_q is not None and x_e is not None  # drawn above for branch 1
             losses["loss_b1"] = mining(self.query(actionlet_combine(x_q, x_e, masks["q"])), teacher)
         if 2 in o.branches:
+            assert x_p is not None  # drawn above for branches 2 and 3
             styled = skeleton_adain(x_p, g, variant=o.adain)
             mixed = self._mix(styled, g, epoch, late=True).x
             losses["loss_b2"] = mining(self.query(actionlet_combine(styled, mixed, masks["p"])), teacher)
         if 3 in o.branches:
+            assert x_p is not None  # drawn above for branches 2 and 3
             mix = self._mix(x_p, g, epoch, late=False)
             with torch.no_grad():
                 saliency = upsample_mask(masks["p"], x_p.shape[2])

@@ -24,6 +24,8 @@ class DatasetAnchor(nn.Module):
     The converted anchor is a buffer, so it follows ``.to(device)`` and is saved in checkpoints.
     """
 
+    motion: Tensor
+
     def __init__(self, average_motion: Tensor, stream: str = "joint") -> None:
         super().__init__()
         motion = torch.as_tensor(average_motion, dtype=torch.float32)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from actclr.augment import to_stream
+from actclr.models.encoder import Encoder
 
 #: Where the embeddings a query is compared with come from (the ``bank`` method option).
 #: ``queue``: the queue of earlier keys (MoCo, the official code). ``batch``: the current step's
@@ -67,6 +68,9 @@ class Queue(nn.Module):
     Buffers (saved in checkpoints): ``embeddings (size, dim)`` and ``ptr`` (index of the oldest
     entry, i.e. where the next key is written). Initialised with random unit vectors.
     """
+
+    embeddings: Tensor
+    ptr: Tensor
 
     def __init__(self, dim: int, size: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
@@ -177,7 +181,7 @@ class MomentumContrast(nn.Module):
     returns ``(loss, logs)`` and never calls backward.
     """
 
-    def __init__(self, encoder: nn.Module, augmenter, *, stream: str, queue_size: int,
+    def __init__(self, encoder: Encoder, augmenter, *, stream: str, queue_size: int,
                  momentum: float, bn_splits: int, bank: str = "queue") -> None:
         super().__init__()
         if bank not in BANKS:
@@ -190,6 +194,9 @@ class MomentumContrast(nn.Module):
         self.momentum = momentum
         self.bn_splits = bn_splits
         self.bank = bank
+
+    #: ``(x, epoch, g) -> (loss, logs)``: defined by each method (MoCoV2, ActCLR).
+    training_step: Callable[[Tensor, int, torch.Generator], tuple[Tensor, dict[str, float]]]
 
     def forward(self, x: Tensor, epoch: int, g: torch.Generator) -> tuple[Tensor, dict[str, float]]:
         """The subclass's ``training_step`` on raw joint positions ``x (N, 3, T, V, M)``;

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from actclr.methods.losses import contrastive_logits, ddm_loss, infonce_loss
 from actclr.methods.moco import MomentumContrast, mean_pairwise_cosine, momentum_update, shuffled_forward, step_logs
 from actclr.methods.options import MethodOptions
+from actclr.models.encoder import Encoder
 
 EXTREME_LOSSES = ("ddm", "infonce", "none")
 
@@ -48,7 +49,7 @@ class MoCoV2Options(MethodOptions):
 class MoCoV2(MomentumContrast):
     """MoCo v2 with an optional extreme-view term; ``training_step`` returns ``(loss, logs)``."""
 
-    def __init__(self, encoder: nn.Module, augmenter, options: MoCoV2Options = MoCoV2Options(), *,
+    def __init__(self, encoder: Encoder, augmenter, options: MoCoV2Options = MoCoV2Options(), *,
                  stream: str = "joint") -> None:
         super().__init__(encoder, augmenter, stream=stream, queue_size=options.queue_size,
                          momentum=options.momentum, bn_splits=options.bn_splits, bank=options.bank)

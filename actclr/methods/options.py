@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, fields
-from typing import Any, TypeVar
+from dataclasses import Field, asdict, fields
+from typing import Any, ClassVar, TypeVar
 
 OptionsT = TypeVar("OptionsT", bound="MethodOptions")
 
@@ -12,6 +12,8 @@ class MethodOptions:
     """Mixin for frozen dataclasses of method settings; ``METHOD`` names the method in errors."""
 
     METHOD = "method"
+    #: Set by ``@dataclass`` on each subclass; declared so that type checkers see a dataclass.
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     @classmethod
     def from_config(cls: type[OptionsT], cfg: Mapping[str, Any]) -> OptionsT:

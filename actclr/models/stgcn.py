@@ -106,12 +106,16 @@ class GraphConv(nn.Conv2d):
     ``out[b, c, t, w] = sum_k sum_v (conv(x)[b, k * C_out + c, t, v]) a[k, v, w]``.
     """
 
+    bias: torch.Tensor  # always built with a bias
+
     def __init__(self, in_channels: int, out_channels: int, num_subsets: int):
         super().__init__(in_channels, out_channels * num_subsets, kernel_size=1)
         self.num_subsets = num_subsets
         self.out_per_subset = out_channels
 
-    def forward(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    # Takes the partition matrices besides the input, unlike Conv2d.forward: the subclass keeps
+    # the official conv's parameters (names and shapes), not its call signature.
+    def forward(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         """``x (B, C_in, T, V)``, ``a (K, V, V)`` -> ``(B, C_out, T, V)``, channels-last."""
         b, c_in, t, v = x.shape
         k, c_out = self.num_subsets, self.out_per_subset
@@ -131,6 +135,8 @@ class PointwiseConv(nn.Conv2d):
     strided 1x1 convolution corrupts the heap in its weight gradient (torch 2.13 CPU, one thread,
     3-4 input channels); the matmul has no such case and is as fast.
     """
+
+    bias: torch.Tensor  # always built with a bias
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
         super().__init__(in_channels, out_channels, kernel_size=1, stride=(stride, 1))
@@ -161,6 +167,7 @@ class STGCNBlock(nn.Module):
         self.tconv = nn.Conv2d(out_channels, out_channels, (TEMPORAL_KERNEL, 1), (stride, 1),
                                (TEMPORAL_KERNEL // 2, 0))
         self.bn2 = nn.BatchNorm2d(out_channels)
+        self.residual: nn.Module | None
         if not residual:
             self.residual = None
         elif in_channels == out_channels and stride == 1:
@@ -190,6 +197,8 @@ class STGCN(nn.Module):
     ``edge_importance=False`` freezes the per-block masks at one (official
     ``edge_importance_weighting: False``). ``partition`` selects :func:`spatial_partition`'s variant.
     """
+
+    A: torch.Tensor  # (K, V, V) partition matrices (a buffer)
 
     def __init__(self, in_channels: int = 3, hidden_channels: int = 16, out_channels: int = 256,
                  num_joints: int = NUM_JOINTS, dropout: float = 0.5, edge_importance: bool = True,
