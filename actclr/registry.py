@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -20,7 +21,8 @@ class Benchmark:
     train: tuple = ()
     test: tuple = ()
     test_list: str | None = None
-    expected: dict = field(default_factory=dict)
+    # dataclasses.field, spelled out: the attribute ``field`` above shadows the name in this body
+    expected: dict = dataclasses.field(default_factory=dict)
     certainty: str = "official"
 
     def split_of(self, value: Any) -> str | None:

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Lint (ruff) and type-check (mypy) with the tools in .venv (see setup.sh); exits non-zero on
-# any finding. The settings live in pyproject.toml.
+# Lint (ruff) and type-check (mypy) with the tools in .venv (the `lint` extra, see setup.sh);
+# exits non-zero on any finding. The settings live in pyproject.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for tool in ruff mypy; do
+  if [ ! -x ".venv/bin/$tool" ]; then
+    echo "lint: .venv/bin/$tool is missing; run bash scripts/setup.sh first" >&2
+    exit 2
+  fi
+done
 status=0
 .venv/bin/ruff check actclr pipelines cli tests bench setup.py || status=1
-# mypy sees the installed package layout: build/mypy-tree/actclr links each entry of actclr/ plus
-# pipelines/ and cli/ (as actclr.pipelines / actclr.cli). Its reports are mapped back to the
-# source paths.
+# mypy checks the installed package layout: build/mypy-tree/actclr links each entry of actclr/
+# plus pipelines/ and cli/ (installed as actclr.pipelines and actclr.cli; the editable install's
+# import hook is invisible to mypy). Its reports are mapped back to the source paths.
 tree=build/mypy-tree
 rm -rf "$tree"
 mkdir -p "$tree/actclr"

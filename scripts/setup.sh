@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create ./.venv with the CPU build of torch and actclr (editable, with test extras).
+# Create ./.venv with the CPU build of torch and actclr (editable, with the test and lint extras).
 # Idempotent: a second run only re-installs actclr itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +15,5 @@ fi
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   quiet_pip "${ACTCLR_TORCH:-torch==2.13.0}"
 fi
-quiet_pip -e ".[test]"
+quiet_pip -e ".[test,lint]"
 .venv/bin/python -c "import actclr, torch; print(f'actclr {actclr.__version__} with torch {torch.__version__} ready in .venv')"

@@ -154,5 +154,6 @@ def transform_of(effects_fn: EffectsFn) -> Callable[..., Tensor]:
         return apply_in_turn(x, effects_fn(x, g, **params))
 
     transform.__name__ = transform.__qualname__ = effects_fn.__name__.removesuffix("_effects")
-    transform.effects = effects_fn
+    # A function attribute: mypy cannot declare one on the function that functools.wraps returns.
+    transform.effects = effects_fn  # type: ignore[attr-defined]
     return transform

@@ -72,7 +72,8 @@ def tree_matrices(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Ten
         bones[joint, PARENTS[joint]] = -1
         paths[joint] = paths[PARENTS[joint]]
         paths[joint, joint] = 1
-    return tuple(m.to(device=device, dtype=dtype) for m in (root, bones, paths))
+    root, bones, paths = (m.to(device=device, dtype=dtype) for m in (root, bones, paths))
+    return root, bones, paths
 
 
 def bone_scaling_matrix(factor: Tensor) -> Tensor:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -41,8 +42,8 @@ class EpochLoader(DataLoader):
     dataset's ``epoch`` attribute when it has one, else at 0.
     """
 
-    def __init__(self, *args: Any, seed: int, **kw: Any) -> None:
-        super().__init__(*args, generator=torch.Generator(), **kw)
+    def __init__(self, dataset: Dataset, *, seed: int, **kw: Any) -> None:
+        super().__init__(dataset, generator=torch.Generator(), **kw)
         self.seed = seed
         self.epoch = getattr(self.dataset, "epoch", 0)
         self.generator.manual_seed(derive_seed(seed, self.epoch))
@@ -90,7 +91,7 @@ def make_loader(
             )
         if hasattr(dataset, "check_workers"):
             dataset.check_workers(num_workers)
-        collate = _as_is
+        collate: Callable[..., Batch] = _as_is
     else:
         if batch_size is None or batch_size < 1:
             raise ValueError(f"a map-style dataset needs batch_size >= 1, got {batch_size}")

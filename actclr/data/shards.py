@@ -124,6 +124,7 @@ def decode_sample(sample: dict) -> tuple[torch.Tensor, int, str]:
         label = int(sample["cls"])
     except (TypeError, ValueError) as exn:
         raise bad(f"cls is not an integer ({sample['cls'][:20]!r})") from exn
+    assert key is not None  # webdataset names every sample it reads from a tar
     return torch.from_numpy(x.copy()), label, key
 
 
@@ -208,9 +209,10 @@ class ShardStream(IterableDataset):
         self.shard_sizes = None if shard_sizes is None else [int(n) for n in shard_sizes]
         self.rank, self.world_size = _rank_world(rank, world_size)
         if mode == "resampled":
-            if samples_per_epoch is None and self.shard_sizes is None:
-                raise ValueError("mode='resampled' needs samples_per_epoch (or shard_sizes: the split size)")
-            samples_per_epoch = sum(self.shard_sizes) if samples_per_epoch is None else samples_per_epoch
+            if samples_per_epoch is None:
+                if self.shard_sizes is None:
+                    raise ValueError("mode='resampled' needs samples_per_epoch (or shard_sizes: the split size)")
+                samples_per_epoch = sum(self.shard_sizes)
             if samples_per_epoch < self.world_size:
                 raise ValueError(f"samples_per_epoch={samples_per_epoch} is less than world_size={self.world_size}")
         self.batch_size = batch_size
@@ -250,6 +252,7 @@ class ShardStream(IterableDataset):
         """Resampled mode: samples each rank yields per epoch (before ``drop_last``)."""
         if self.mode != "resampled":
             raise ValueError("samples_per_rank is fixed only in mode='resampled'")
+        assert self.samples_per_epoch is not None  # required in resampled mode (see __init__)
         return self.samples_per_epoch // self.world_size
 
     def batches_per_rank(self, num_workers: int) -> int:

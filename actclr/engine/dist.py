@@ -10,6 +10,7 @@ import inspect
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as tdist
@@ -75,7 +76,7 @@ def init_distributed(device: str = "auto", timeout_minutes: float = 30.0) -> Dis
         torch.cuda.set_device(dev)
     if world_size > 1 and not tdist.is_initialized():
         backend = "nccl" if dev.type == "cuda" else "gloo"
-        extra = {}  # bind NCCL to this device up front where torch supports it (>= 2.3)
+        extra: dict[str, Any] = {}  # bind NCCL to this device up front where torch supports it (>= 2.3)
         if dev.type == "cuda" and "device_id" in inspect.signature(tdist.init_process_group).parameters:
             extra["device_id"] = dev
         tdist.init_process_group(backend=backend, rank=rank, world_size=world_size,

@@ -23,7 +23,9 @@ def seed_everything(seed: int) -> None:
 def capture(generators: Mapping[str, torch.Generator] | None = None) -> dict:
     """Every global RNG state plus the named generators' states."""
     version, mt, gauss = random.getstate()
-    name, keys, pos, has_gauss, cached = np.random.get_state()
+    numpy_state = np.random.get_state(legacy=True)
+    assert isinstance(numpy_state, tuple)  # the legacy form of the global MT19937 state
+    name, keys, pos, has_gauss, cached = numpy_state
     state = {
         "python": {"version": version, "state": torch.tensor(mt, dtype=torch.int64),
                    "gauss": gauss},

@@ -99,7 +99,9 @@ def score_actionlets(masks: np.ndarray, labels: np.ndarray, moving: Mapping[int,
 
     Samples of classes without ground truth are skipped (and counted as ``unscored``).
     """
-    shares, chances, per_class = [], [], {}
+    shares: list[float] = []
+    chances: list[float] = []
+    per_class: dict[int, list[float]] = {}
     for mask, label in zip(masks, np.asarray(labels)):
         joints = moving.get(int(label))
         if not joints:

@@ -73,14 +73,16 @@ def default_weights(runs: Sequence[StreamRun]) -> list:
     unknown = [str(r.path) for r in runs if r.stream not in STREAM_WEIGHTS]
     if unknown:
         raise ValueError(f"no default weight for the stream of {', '.join(unknown)}; pass --weights")
-    return [STREAM_WEIGHTS[r.stream] for r in runs]
+    return [STREAM_WEIGHTS[r.stream] for r in runs if r.stream is not None]  # all known (checked above)
 
 
 def weighted_logits(logits: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
     """``sum_i weights[i] * logits[i]`` -> ``(N, C)`` float64."""
     if len(logits) != len(weights):
         raise ValueError(f"{len(logits)} runs but {len(weights)} weights")
-    return sum(float(w) * np.asarray(x, dtype=np.float64) for w, x in zip(weights, logits))
+    total = sum(float(w) * np.asarray(x, dtype=np.float64) for w, x in zip(weights, logits))
+    assert isinstance(total, np.ndarray), "no logits to combine"
+    return total
 
 
 def ensemble_runs(runs: Sequence[StreamRun], weights: Sequence[float] | None = None) -> tuple[dict, np.ndarray]:

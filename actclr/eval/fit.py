@@ -74,6 +74,7 @@ def fit_classifier(model: nn.Module, params: list, batches: Batches, steps_per_e
             raise ValueError("the training part gave no batch")
         row = {"epoch": epoch, "lr": lr, "loss": loss_sum / seen, "train_top1": 100.0 * correct / seen}
         if select and (epoch % recipe.eval_every == 0 or epoch == recipe.epochs):
+            assert val_logits is not None and val_labels is not None  # implied by select
             with torch.no_grad():
                 scores = val_logits(model).cpu().numpy()
             row["val_top1"] = topk_accuracy(scores, val_labels, ks=(1,))["top1"]

@@ -182,10 +182,10 @@ def gather(runs: Sequence[str | os.PathLike]) -> Gathered:
     that run's summed epoch times. A headline number that a row already has starts a new row
     instead of overwriting it.
     """
-    runs = [Path(run) for run in runs]
-    pretrain = {run.resolve().name: pretrain_time(run) for run in runs if is_pretrain_run(run)}
+    paths = [Path(run) for run in runs]
+    pretrain = {run.resolve().name: pretrain_time(run) for run in paths if is_pretrain_run(run)}
     table = Gathered(columns=list(ID_COLUMNS))
-    for run in runs:
+    for run in paths:
         if is_pretrain_run(run):
             continue
         metrics = read_metrics(run)

@@ -233,6 +233,7 @@ def segmentation_evaluation(encoder: Encoder, dataset, benchmark: str, *, stream
         predictions[v] = vote_frames(scores, encoded[v].starts, window, encoded[v].length)
     cm = sum(confusion_matrix(frame_labels_with_background(videos_file.labels(v), num_classes), predictions[v],
                               num_classes + 1) for v in test_videos)  # test labels: read only now
+    assert isinstance(cm, np.ndarray)  # test_videos is not empty (checked above)
     results = segmentation_metrics(cm)
     results.update(selected_epoch=fit.selected_epoch, selected_val_top1=fit.selected_val_top1, curve=fit.curve,
                    background_class=num_classes,

@@ -64,6 +64,7 @@ class PreparedDataset:
         """Path (local) or URL (remote) of a file of the dataset."""
         if self.root is not None:
             return str(self.root / relative)
+        assert self.base_url is not None  # set whenever root is not
         return urllib.parse.urljoin(self.base_url, urllib.parse.quote(relative))
 
     def read_bytes(self, relative: str) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from actclr.skeleton import EDGES, FLIP_PERMUTATION, NUM_JOINTS
 
@@ -41,7 +42,7 @@ def rest_pose() -> np.ndarray:
 def kinematic_tree() -> tuple[tuple, tuple]:
     """``(parents, order)``: parent of each joint in the tree rooted at the spine base (the root is
     its own parent) and a breadth-first order (parents before children)."""
-    neighbours = {j: set() for j in range(NUM_JOINTS)}
+    neighbours: dict[int, set[int]] = {j: set() for j in range(NUM_JOINTS)}
     for a, b in EDGES:
         neighbours[a].add(b)
         neighbours[b].add(a)
@@ -81,7 +82,7 @@ def bone_offsets(scale: float, jitter: np.ndarray) -> np.ndarray:
     return (pose - pose[list(parents)]) * (scale * symmetric)[:, None]
 
 
-def quat_axis_angle(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+def quat_axis_angle(axis: ArrayLike, angle: ArrayLike) -> np.ndarray:
     """Quaternions ``(..., 4)`` of rotations by ``angle (...)`` radians about unit ``axis (3,)``."""
     half = np.asarray(angle)[..., None] / 2
     return np.concatenate((np.cos(half), np.sin(half) * np.asarray(axis, float)), axis=-1)

@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ def class_labels(spec, classes: int | Iterable[int] | None) -> list[int]:
     """0-based labels to generate: all classes (``None``), the first ``N`` (an int), or the given labels."""
     limit = min(spec.num_classes, MAX_CLASSES)
     labels = list(range(limit)) if classes is None else (
-        list(range(classes)) if isinstance(classes, numbers.Integral) else sorted(set(int(c) for c in classes)))
+        list(range(classes)) if isinstance(classes, (int, numbers.Integral)) else sorted(set(int(c) for c in classes)))
     if not labels or labels[0] < 0 or labels[-1] >= limit:
         raise ValueError(f"{spec.name}: classes must be 1..{limit} classes with labels in 0..{limit - 1}, "
                          f"got {classes!r}")
@@ -35,7 +36,9 @@ def class_labels(spec, classes: int | Iterable[int] | None) -> list[int]:
 def _ntu_archive(spec, setup: int) -> str:
     """The official archive of ``spec`` that holds ``setup`` (from the names ``..._sAAA_to_sBBB.zip``)."""
     for name in spec.raw["archives"]:
-        low, high = map(int, re.search(r"s(\d{3})_to_s(\d{3})", name).groups())
+        match = re.search(r"s(\d{3})_to_s(\d{3})", name)
+        assert match is not None, f"registry archive name {name!r} has no setup range"
+        low, high = map(int, match.groups())
         if low <= setup <= high:
             return name
     raise ValueError(f"no {spec.name} archive holds setup {setup}")
@@ -100,7 +103,7 @@ def generate(out_dir: str | Path, dataset: str, classes: int | Iterable[int] | N
     started = time.perf_counter()
     rng = np.random.default_rng([seed, 0])
     two_person = set(spec.two_person)
-    truth = {
+    truth: dict[str, Any] = {
         "dataset": dataset, "seed": seed, "nuisance": nuisance, "tilt": tilt,
         "classes": {str(label0): {"name": spec.class_names[label0], "program": program(label0).name,
                                   "moving_joints": list(program(label0).moving_joints),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -68,8 +69,8 @@ def ntu_plan(spec, labels: list, per_class: int, rng: np.random.Generator,
     def draw(label0: int, side: str | None, **extra) -> NtuPlan:
         setups = _ntu_setups(spec, label0)
         for _ in range(10_000):
-            values = {"setup": int(rng.choice(setups)), "camera": int(rng.integers(1, 4)),
-                      "subject": int(rng.choice(subjects)), "replication": int(rng.integers(1, 3))}
+            values: dict[str, Any] = {"setup": int(rng.choice(setups)), "camera": int(rng.integers(1, 4)),
+                                      "subject": int(rng.choice(subjects)), "replication": int(rng.integers(1, 3))}
             plan = NtuPlan(label0=label0, two_person=label0 + 1 in two_person, **values, **extra)
             if _fits(spec, values, side) and plan.name not in taken:
                 taken.add(plan.name)
@@ -126,7 +127,7 @@ def pkummd_plan(spec, labels: list, per_class: int, rng: np.random.Generator,
     """Videos holding ``per_class`` instances of every label, 4-8 instances per video (more when
     a side runs out of video names), classes shuffled within each side."""
     videos = _pkummd_videos(spec)
-    groups = {side: [] for side in (*_SIDES, None)}
+    groups: dict[str | None, list[int]] = {side: [] for side in (*_SIDES, None)}
     for label0 in labels:
         for k in range(per_class):
             groups[_side(k)].append(label0)

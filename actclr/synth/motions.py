@@ -119,7 +119,7 @@ class Program:
         begin = rng.uniform(0.0, 0.15) * frames
         end = frames - rng.uniform(0.0, 0.15) * frames
         tau = np.clip((np.arange(frames) - begin) / max(end - begin, 1.0), 0.0, 1.0)
-        rotations = {}
+        rotations: dict[int, np.ndarray] = {}
         for d in self.part.drivers:
             wave = (1 - np.cos(2 * np.pi * (cycles * tau + phase + d.phase))) / 2
             angle = np.radians(d.sign * (d.bias + d.weight * amplitude * wave))

@@ -121,7 +121,7 @@ def render_pkummd(plan: PkuVideoPlan, seed: int, two_person: set,
     # all views of a Part I video id share the performer; Part II names the subject
     performer = plan.subject if plan.subject is not None else zlib.crc32(plan.name[:4].encode()) % 66 + 1
     identity = np.array([1.0, 0.0, 0.0, 0.0])
-    rotations = {}
+    rotations: dict[int, np.ndarray] = {}
     for label0, start, end in windows:
         for joint, q in program(label0).rotations(end - start, rng).items():
             rotations.setdefault(joint, np.tile(identity, (frames, 1)))[start:end] = q

@@ -56,7 +56,7 @@ def ntu_text(frames: int, bodies: list, crlf: bool = False) -> bytes:
     official files do."""
     nl = "\r\n" if crlf else "\n"
     joints = _joint_lines(nl)
-    by_frame = [[] for _ in range(frames)]
+    by_frame: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(frames)]
     for b, body in enumerate(bodies):
         rows = np.concatenate((body.lean, body.joints.reshape(len(body.joints), -1)), axis=1)
         for row, values in enumerate(rows):

@@ -29,7 +29,7 @@ from actclr.cli.lists import NumberList
               help="Viewpoint difficulty (NTU): tilt each sample's camera by a pitch and a roll drawn "
                    "uniformly from [-TILT, TILT] degrees (0 = horizontal cameras, as in NTU).")
 @click.option("--force", is_flag=True, help="Write into a non-empty OUT_RAW.")
-def synth(out_raw: str, dataset: str, classes: int | None, actions: tuple | None, per_class: int, seed: int,
+def synth(out_raw: str, dataset: str, classes: int | list[int] | None, actions: tuple | None, per_class: int, seed: int,
           archives: bool, force: bool, nuisance: float, tilt: float) -> None:
     """Generate a synthetic DATASET-like raw tree in OUT_RAW, with OUT_RAW/ground_truth.json."""
     from rich.console import Console
