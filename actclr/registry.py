@@ -53,6 +53,11 @@ class DatasetSpec:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def class_id(self, label: int) -> str:
+        """The dataset's own id of 0-based class ``label`` (``classes.id_format`` applied to
+        ``label + 1``: NTU ``A002`` and PKU-MMD ``2`` for label 1)."""
+        return self.raw["classes"].get("id_format", "{}").format(label + 1)
+
     @property
     def two_person(self) -> tuple:
         """1-based class ids of two-person (interaction) classes."""

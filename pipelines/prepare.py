@@ -1,7 +1,7 @@
 """``actclr-data prepare``: raw files -> a prepared dataset directory (``docs/data-format.md``).
 
 1. Enumerate the raw inputs (``sources.find_sources``), sorted by key, and compare them with the
-   registry's expected counts (a warning: small trees are fine).
+   registry's expected counts (one line of information: small trees are fine).
 2. Convert chunks of files (parse + profile) in a process pool; each chunk is saved atomically as
    ``<out>/.partial/chunk-NNNNNN.npz`` together with the hash of its configuration, so an
    interrupted run resumes by reusing the chunks whose hash matches.
@@ -48,7 +48,7 @@ from actclr.store.partial import PARTIAL_DIR, ChunkResult, chunk_config, chunk_p
 
 from .convert import ChunkTask, run_chunk
 from .pkummd import CONVENTIONS
-from .report import benchmark_rules, class_counts, missing_lines, split_counts
+from .report import benchmark_rules, class_counts, missing_line, split_counts
 from .sources import Inventory, RawFile, VideoFiles, find_sources, missing_report
 
 #: Files per chunk: NTU files are small; a PKU-MMD video holds ~20 clips and thousands of frames.
@@ -283,9 +283,11 @@ def _write_shards(out: Path, table, benchmarks: list, seed: int, reporter: Repor
 
 
 def _report_inventory(inventory: Inventory, missing: dict, reporter: Reporter) -> list:
-    """Warn about raw files that will not become samples; returns their ``skipped`` entries."""
-    for line in missing_lines(missing):
-        reporter.warn(line)
+    """Say how much of the full dataset the raw tree holds (once, as information) and warn about raw
+    files that will not become samples; returns their ``skipped`` entries."""
+    partial = missing_line(missing)
+    if partial is not None:
+        reporter.info(partial)
     if inventory.skipped:
         reporter.info(f"{len(inventory.skipped)} files on the official missing list skipped")
     others = inventory.unknown + inventory.unpaired + inventory.duplicates

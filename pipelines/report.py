@@ -44,17 +44,16 @@ def skipped_summary(skipped: list) -> dict:
     return dict(Counter(reason_kind(entry["reason"]) for entry in skipped).most_common())
 
 
-def missing_lines(missing: dict) -> list:
-    """Human-readable lines about raw files absent from the inputs (``sources.missing_report``)."""
+def missing_line(missing: dict) -> str | None:
+    """One line about a raw tree that is not the whole dataset (``sources.missing_report``), or
+    ``None`` if it is complete: ``N of M files of the full dataset`` and the groups with no file."""
     if not missing or missing.get("complete", True):
-        return []
-    lines = [f"raw inputs incomplete: {missing['found']} of {missing['expected']} expected files found "
-             f"({missing['missing']} missing)"]
-    for key, value in missing.items():
-        if key.startswith("absent_") and value:
-            shown = ", ".join(str(v) for v in value[:20]) + (" ..." if len(value) > 20 else "")
-            lines.append(f"{key.removeprefix('absent_')} with no file: {shown}")
-    return lines
+        return None
+    absent = [f"{key.removeprefix('absent_')} with no file: " + ", ".join(str(v) for v in value[:20])
+              + (" ..." if len(value) > 20 else "")
+              for key, value in missing.items() if key.startswith("absent_") and value]
+    return (f"{missing['found']} of {missing['expected']} files of the full dataset (a partial or synthetic raw "
+            "tree)" + "".join(f"; {part}" for part in absent))
 
 
 def bad_lines(bad: list) -> list:

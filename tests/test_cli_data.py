@@ -40,6 +40,14 @@ def test_prepare_reports_bad_file_and_exits_1(prepared):
     assert [Path(b["file"]).name for b in info["bad"]] == [BAD_FILE] and info["bad"][0]["line"] == 5
 
 
+def test_prepare_of_a_partial_tree_says_so_once_as_information(prepared):
+    _, _, result = prepared
+    text = " ".join(result.output.split())  # rich wraps lines at the console width
+    assert text.count("files of the full dataset") == 1
+    assert "warning: 11 of" not in text and "incomplete" not in text
+    assert "11 of 56880 files of the full dataset (a partial or synthetic raw tree); setups with no file: " in text
+
+
 def test_prepare_skip_bad_accepts_and_exits_0(prepared):
     raw, out, _ = prepared
     result = run("prepare", "ntu60", "--raw", raw, "--out", out, "--workers", 1, "--skip-bad")

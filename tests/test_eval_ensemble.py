@@ -63,3 +63,15 @@ def test_ensemble_command_writes_metrics_and_logits(tmp_path):
     assert (out / "keys.txt").read_text().split() == KEYS
     bad = CliRunner().invoke(cli, ["ensemble", *map(str, runs), "--out", str(out), "--weights", "1,1"])
     assert bad.exit_code != 0 and "3 runs but 2 weights" in bad.output
+
+
+@pytest.mark.parametrize("streams, label", [(("joint", "motion", "bone"), "3s"), (("joint", "joint"), "joint x2"),
+                                            (("joint", "joint", "bone"), "joint x2+bone")])
+def test_ensemble_is_named_after_the_streams_it_combines(tmp_path, streams, label):
+    runs = [_run(tmp_path, f"{s}{i}", s, np.eye(3)) for i, s in enumerate(streams)]
+    out = tmp_path / "ens"
+    result = CliRunner().invoke(cli, ["ensemble", *map(str, runs), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["headline"]) == [f"{label} top-1"]
+    assert metrics["title"].startswith(f"ensemble {label} ({'+'.join(streams)}) on ntu60/xview")

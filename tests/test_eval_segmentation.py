@@ -56,6 +56,9 @@ def test_segment_command(pku_dataset, tiny, tmp_path):
             "--batch-size", "64", "--lr", "1.0", "--val-fraction", "0"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
+    assert "classifier epochs: 3/3" in result.stderr  # progress on stderr
+    videos = [line for line in result.stderr.splitlines() if line.startswith("window features (videos): ")]
+    assert videos and videos[-1].split(": ")[1].split("/")[0] == videos[-1].split("/")[1]
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"ACC", "MACC", "FWIoU", "mIoU"} <= set(metrics["headline"])
     num_classes = open_dataset(pku_dataset).info["num_classes"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -87,6 +88,28 @@ def test_interrupted_run_resumes_to_the_same_weights(synth_dataset, four_epochs,
     epochs = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert epochs == [1, 2, 3, 4]
     assert len(json.loads((run / "env.json").read_text())["resumed"]) == 1
+
+
+def test_resume_onto_another_dataset_is_refused_unless_forced(synth_dataset, four_epochs, tmp_path):
+    from actclr.pipelines.prepare import PrepareOptions, prepare_dataset
+
+    other = prepare_dataset(PrepareOptions("ntu60", (synth_dataset.parent / "raw",), tmp_path / "other",
+                                           profile_params={"rotation": "none"})).out  # the same, not rotated
+    old, new = (json.loads((d / "dataset.json").read_text())["fingerprint"] for d in (synth_dataset, other))
+    assert old != new
+    run = tmp_path / "run"
+    shutil.copytree(four_epochs, run)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    args = ["pretrain", "--data", str(other), "--out", str(run), "--config", DEMO, *FAST, "--epochs", "4", "--resume"]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 1 and refused.stderr.splitlines() == [
+        f"Error: {run / 'checkpoints' / 'last.pt'} was trained on the dataset with fingerprint {old}, but {other} "
+        f"has fingerprint {new}; pass --force to resume onto this dataset anyway"]
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before  # nothing rewritten
+    forced = CliRunner(env={"COLUMNS": "300"}).invoke(cli, args + ["--force"])
+    assert forced.exit_code == 0, forced.output
+    assert f"the dataset fingerprint changes from {old} to {new}" in forced.stderr
+    assert json.loads((run / "env.json").read_text())["resumed"][-1]["dataset"]["fingerprint"] == new
 
 
 def test_warmup_phase_then_actclr_and_init_from_an_encoder(synth_dataset, four_epochs, tmp_path):

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from actclr.skeleton import NUM_BODIES, NUM_COORDS, NUM_JOINTS
+from actclr.store.hdf5 import open_h5
 
 MIN_CACHE_BYTES = 1 << 20
 """Smallest HDF5 chunk cache per open file. ``ready`` has one sample (30 KB) per chunk and is read
@@ -33,7 +34,7 @@ class H5Samples(Dataset):
                  rows: str = "ready") -> None:
         self.h5_path = os.fspath(h5_path)
         self.rows = rows
-        with h5py.File(self.h5_path, "r") as f:
+        with open_h5(self.h5_path) as f:
             total, chunk_bytes = self._validate(f)
             all_labels = f["labels"][...]
             all_keys = f["keys"][...]
@@ -76,7 +77,7 @@ class H5Samples(Dataset):
     def _rows(self) -> h5py.Dataset:
         """This process's read-only handle on the rows (opened on first use and after a fork)."""
         if self._handles is None or self._pid != os.getpid():
-            f = h5py.File(self.h5_path, "r", rdcc_nbytes=self.cache_bytes)
+            f = open_h5(self.h5_path, rdcc_nbytes=self.cache_bytes)
             self._handles = (f, f[self.rows])
             self._pid = os.getpid()
         return self._handles[1]

@@ -255,20 +255,36 @@ class ShardStream(IterableDataset):
         assert self.samples_per_epoch is not None  # required in resampled mode (see __init__)
         return self.samples_per_epoch // self.world_size
 
-    def batches_per_rank(self, num_workers: int) -> int:
-        """Batches that *every* rank yields in every epoch with ``num_workers`` DataLoader workers.
+    def max_workers(self) -> int | None:
+        """Exact mode: the most DataLoader workers per rank that all get a shard (0: not even one
+        stream per rank); ``None`` (no limit) in resampled mode."""
+        return len(self.urls) // self.world_size if self.mode == "exact" else None
+
+    def batches_per_rank(self, num_workers: int, batch_size: int | None = None) -> int:
+        """Batches that *every* rank yields in every epoch with ``num_workers`` DataLoader workers
+        (of ``batch_size`` samples, default the stream's).
 
         Resampled mode: the exact per-rank count. Exact mode: the minimum over ranks of the count
         guaranteed whatever the epoch's shard permutation (needs ``shard_sizes``); cap each rank's
         epoch to it so DDP ranks stay in step.
         """
+        batch_size = batch_size or self.batch_size
         if self.mode == "resampled":
-            return resampled_batches_per_rank(self.samples_per_rank, self.batch_size, self.drop_last)
+            return resampled_batches_per_rank(self.samples_per_rank, batch_size, self.drop_last)
         if self.shard_sizes is None:
             raise ValueError("batches_per_rank needs shard_sizes (use ShardStream.from_dataset_dir)")
-        return min(
-            exact_batches_per_rank(self.shard_sizes, self.world_size, num_workers, self.batch_size, self.drop_last)
-        )
+        return min(exact_batches_per_rank(self.shard_sizes, self.world_size, num_workers, batch_size, self.drop_last))
+
+    def largest_batch(self, num_workers: int) -> int:
+        """The largest batch size that gives every rank at least one batch per epoch (0 if none)."""
+        low, high = 0, self.batch_size  # batches_per_rank does not grow with the batch size
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.batches_per_rank(num_workers, middle) >= 1:
+                low = middle
+            else:
+                high = middle - 1
+        return low
 
     # -- iteration --------------------------------------------------------------------------
 

@@ -334,7 +334,7 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"'monitor.k' must be a list of positive integers, got {cfg['monitor']['k']!r}")
     if cfg["warmup"]["epochs"] and not cfg["warmup"]["method"]["name"]:
         raise ConfigError("'warmup.epochs' > 0 needs 'warmup.method.name' (e.g. mocov2)")
-    for phase in ("warmup", "main"):
+    for phase in ("main", "warmup"):  # main first: the warm-up inherits its values
         where = "warmup." if phase == "warmup" else ""
         part = phase_config(cfg, phase)
         lr = part["optim"]["lr"]

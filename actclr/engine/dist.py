@@ -45,6 +45,19 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"environment variable {name}={value!r} is not an integer") from None
 
 
+class DeviceError(RuntimeError):
+    """The requested device does not exist here (a usage error: another ``--device`` works)."""
+
+    exit_code = 2
+
+
+def _no_cuda_reason() -> str:
+    """Why CUDA is unavailable: a CPU-only torch build, or no visible GPU."""
+    if torch.version.cuda is None:
+        return f"this torch ({torch.__version__}) is built without CUDA"
+    return f"no CUDA device is visible to torch {torch.__version__} (CUDA {torch.version.cuda})"
+
+
 def select_device(name: str, local_rank: int = 0) -> torch.device:
     """``cpu``, ``cuda`` (device ``local_rank``) or ``auto`` (CUDA when available)."""
     if name not in ("auto", "cpu", "cuda"):
@@ -54,10 +67,12 @@ def select_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "cpu":
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was requested but CUDA is not available")
+        raise DeviceError(f"--device cuda: CUDA is not available ({_no_cuda_reason()}); the only device "
+                          "here is cpu: use --device cpu (or auto)")
     count = torch.cuda.device_count()
     if local_rank >= count:
-        raise RuntimeError(f"LOCAL_RANK={local_rank} but only {count} CUDA device(s) are visible")
+        raise DeviceError(f"LOCAL_RANK={local_rank} but only {count} CUDA device(s) are visible "
+                          f"(cuda:0 to cuda:{count - 1}); start at most {count} process(es) per node")
     return torch.device("cuda", local_rank)
 
 

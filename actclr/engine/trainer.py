@@ -143,13 +143,19 @@ class Trainer:
             dataset.location, self.benchmark, "train", data["batch_size"], seed=self.seed,
             mode=data["mode"], samples_per_epoch=data["samples_per_epoch"], rank=env.rank,
             world_size=env.world_size)
-        self.loader = make_loader(self.stream, self.device, num_workers=data["workers"], seed=self.seed)
-        local_steps = torch.tensor(self.stream.batches_per_rank(data["workers"]), device=self.device)
+        self.workers, lowered = self._usable_workers(data["workers"])
+        self.loader = make_loader(self.stream, self.device, num_workers=self.workers, seed=self.seed)
+        local_steps = torch.tensor(self.stream.batches_per_rank(self.workers), device=self.device)
         self.steps_per_epoch = int(all_reduce(local_steps, env, "min"))
         if self.steps_per_epoch < 1:
-            raise SetupError(f"the {self.benchmark} training split gives no full batch of "
-                             f"{data['batch_size']} per rank (world size {env.world_size}); "
-                             "lower data.batch_size")
+            largest = self.stream.largest_batch(self.workers)
+            raise SetupError(f"{dataset.location}: the {self.benchmark} training split gives no full batch of "
+                             f"{data['batch_size']} per rank ({env.world_size} rank(s) x "
+                             f"{max(self.workers, 1)} loader stream(s)); pass --batch-size {largest} or less"
+                             + (", or a recipe for small data (--config actclr_synth-xsub_joint_1xcpu_demo)"
+                                if largest else ""))
+        if lowered:
+            self.console.log(lowered)
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed + env.rank)
         cuda = self.device.type == "cuda"
         self.amp_dtype = AMP_DTYPES.get(train["amp"]) if cuda else None
@@ -163,6 +169,20 @@ class Trainer:
             self.monitor = KNNMonitor(dataset, self.benchmark, self.stream_name, cfg["monitor"],
                                       self.seed, self.device, workers=min(data["workers"], 2))
         self.phase: Phase | None = None
+
+    def _usable_workers(self, wanted: int) -> tuple[int, str]:
+        """``wanted`` DataLoader workers, lowered to what the training shards can feed (in exact mode
+        each shard is read by one worker of one rank), and the note saying so ("" if unchanged)."""
+        most = self.stream.max_workers()
+        if most is None or wanted <= max(most, 1):
+            return wanted, ""
+        shards = len(self.stream.urls)
+        if most == 0:
+            raise SetupError(f"{self.dataset.location}: the {self.benchmark} training split has {shards} shard(s), "
+                             f"fewer than the {self.env.world_size} ranks; start at most {shards} process(es) "
+                             "or pass --set data.mode=resampled")
+        return most, (f"data.workers {wanted} -> {most}: the {self.benchmark} training split has {shards} "
+                      f"shard(s) for {self.env.world_size} rank(s), and each shard is read by one worker")
 
     # -- building ---------------------------------------------------------------------------
 
@@ -241,11 +261,22 @@ class Trainer:
             if every and (epoch % every == 0 or epoch == self.total_epochs):
                 save_checkpoint(state, epoch_path(self.run_dir, epoch))
 
-    def resume(self, path: Path) -> int:
-        """Load a full checkpoint; returns the last completed global epoch."""
+    def resume(self, path: Path, force: bool = False) -> int:
+        """Load a full checkpoint; returns the last completed global epoch.
+
+        A checkpoint trained on another dataset (its recorded fingerprint differs) is refused
+        unless ``force``.
+        """
         state = load_checkpoint(path, required=CHECKPOINT_KEYS)
         if state["format"] != CHECKPOINT_FORMAT:
             raise CheckpointError(f"{path}: format {state['format']!r}, expected {CHECKPOINT_FORMAT!r}")
+        recorded, current = state.get("dataset_fingerprint"), self.dataset.info.get("fingerprint")
+        if recorded != current:
+            if not force:
+                raise SetupError(f"{path} was trained on the dataset with fingerprint {recorded}, but "
+                                 f"{self.dataset.location} has fingerprint {current}; pass --force to "
+                                 "resume onto this dataset anyway")
+            self.console.log(f"[yellow]resume: --force: the dataset fingerprint changes from {recorded} to {current}")
         epoch = int(state["epoch"])
         phase = phase_at(self.phases, epoch)
         if phase.name != state["phase"]:
@@ -253,8 +284,6 @@ class Trainer:
                                   f"the configuration puts it in phase {phase.name!r} (warmup.epochs changed?)")
         for key, old, new in diff(state["config"], self.cfg):
             self.console.log(f"[yellow]resume: {key} changed from {old!r} to {new!r}")
-        if state.get("dataset_fingerprint") != self.dataset.info.get("fingerprint"):
-            self.console.log("[yellow]resume: the dataset fingerprint differs from the checkpoint's")
         self.setup_phase(phase)
         unwrap(self.model).load_state_dict(state["method"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -389,11 +418,13 @@ def _summary(row: Mapping) -> str:
 
 
 def run_pretraining(cfg: Mapping, data: str, run_dir: str | Path, resume: bool = False,
-                    init: str | Path | None = None) -> Trainer:
+                    init: str | Path | None = None, force: bool = False) -> Trainer:
     """Pretrain with an effective configuration (see :func:`actclr.engine.config.build_config`).
 
     Joins the ``torchrun`` process group if there is one (and leaves it at the end). Writes
     ``RUN/encoder.pt`` and returns the trainer, whose ``method`` holds this rank's final weights.
+    ``force``: resume even onto a dataset whose fingerprint differs from the checkpoint's.
+    Nothing is written into ``run_dir`` before the dataset, the checkpoint and ``init`` are accepted.
     """
     run_dir = Path(run_dir)
     env = init_distributed(cfg["train"]["device"])
@@ -403,12 +434,8 @@ def run_pretraining(cfg: Mapping, data: str, run_dir: str | Path, resume: bool =
         rng.seed_everything(int(cfg["train"]["seed"]))  # identical model initialisation on all ranks
         dataset = open_dataset(data)
         trainer = Trainer(cfg, dataset, run_dir, env)
-        if env.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            save_config(cfg, run_dir / "config.yaml")
-            write_environment(run_dir, environment_record(env, cfg, dataset.info), resumed=resuming)
         if resuming:
-            start = trainer.resume(last_path(run_dir)) + 1
+            start = trainer.resume(last_path(run_dir), force=force) + 1
         else:
             trainer.setup_phase(trainer.phases[0])
             if init is not None:
@@ -416,6 +443,10 @@ def run_pretraining(cfg: Mapping, data: str, run_dir: str | Path, resume: bool =
                 broadcast_module(unwrap(trainer.model), env)
             trainer._reseed(0)
             start = 1
+        if env.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, run_dir / "config.yaml")
+            write_environment(run_dir, environment_record(env, cfg, dataset.info), resumed=resuming)
         metrics = MetricsLog(run_dir, enabled=env.is_main, resume_epoch=start - 1)
         try:
             trainer.fit(start, metrics)

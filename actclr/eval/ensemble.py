@@ -7,6 +7,7 @@ samples in the same order (checked on ``keys.txt``) with the same labels and cla
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,16 @@ def weighted_logits(logits: Sequence[np.ndarray], weights: Sequence[float]) -> n
     total = sum(float(w) * np.asarray(x, dtype=np.float64) for w, x in zip(weights, logits))
     assert isinstance(total, np.ndarray), "no logits to combine"
     return total
+
+
+def ensemble_name(streams: Sequence[str | None]) -> str:
+    """What an ensemble of runs of ``streams`` combines: ``3s`` when every run is another stream (the
+    paper's 3s-ActCLR: joint, motion and bone), else the streams with their counts (``joint x2``)."""
+    names = [str(s) for s in streams]
+    if len(set(names)) == len(names):
+        return f"{len(names)}s"
+    counts = Counter(names)
+    return "+".join(name if counts[name] == 1 else f"{name} x{counts[name]}" for name in counts)
 
 
 def ensemble_runs(runs: Sequence[StreamRun], weights: Sequence[float] | None = None) -> tuple[dict, np.ndarray]:

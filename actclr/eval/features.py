@@ -9,7 +9,7 @@ official kNN monitor uses.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -21,6 +21,10 @@ from actclr.methods.moco import eval_mode
 from actclr.models.encoder import Encoder
 
 FEATURES = ("backbone", "embed")
+
+Progress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``: ``done`` of ``total`` units of ``phase`` (e.g. sequences read);
+the shape of ``actclr.pipelines.prepare.Reporter.progress``, so one console display serves both."""
 
 
 def encode(encoder: Encoder, x: Tensor, stream: str, feature: str = "backbone") -> Tensor:
@@ -47,25 +51,32 @@ def encode_batches(encoder: Encoder, batches: Iterable[Tensor], stream: str, dev
 
 
 def h5_batches(h5_path: str | os.PathLike, rows: Sequence[int] | np.ndarray, device: torch.device,
-               batch_size: int = 256, workers: int = 0, keys: list | None = None) -> Iterator[Tensor]:
+               batch_size: int = 256, workers: int = 0, keys: list | None = None, progress: Progress | None = None,
+               phase: str = "sequences") -> Iterator[Tensor]:
     """Joint positions ``(n, 3, T, V, M)`` of ``skeletons.h5`` rows in ``rows`` order (keys appended
-    to ``keys`` if given). Labels travel with the loaded batches but are dropped here: evaluation
-    reads labels only through :func:`actclr.eval.holdout.labels_of`."""
+    to ``keys`` if given; ``progress(phase, sequences read, len(rows))`` after each batch). Labels
+    travel with the loaded batches but are dropped here: evaluation reads labels only through
+    :func:`actclr.eval.holdout.labels_of`."""
     loader = make_loader(H5Samples(h5_path, rows), device, batch_size=batch_size, num_workers=workers)
+    done = 0
     for batch in loader:
         if keys is not None:
             keys.extend(batch.keys)
+        done += len(batch.keys)
+        if progress is not None:
+            progress(phase, done, len(rows))
         yield batch.x
 
 
 def extract_features(encoder: Encoder, h5_path: str | os.PathLike, rows: Sequence[int] | np.ndarray, *, stream: str,
                      device: torch.device, feature: str = "backbone", batch_size: int = 256,
-                     workers: int = 0) -> tuple[Tensor, list]:
-    """``(features (N, D) float32 on the CPU, keys)`` of ``skeletons.h5`` rows, in ``rows`` order."""
+                     workers: int = 0, progress: Progress | None = None,
+                     phase: str = "features") -> tuple[Tensor, list]:
+    """``(features (N, D) float32 on the CPU, keys)`` of ``skeletons.h5`` rows, in ``rows`` order
+    (``progress`` as in :func:`h5_batches`)."""
     keys: list = []
-    feats = encode_batches(encoder, h5_batches(h5_path, rows, device, batch_size, workers, keys), stream, device,
-                           feature)
-    return feats, keys
+    batches = h5_batches(h5_path, rows, device, batch_size, workers, keys, progress, phase)
+    return encode_batches(encoder, batches, stream, device, feature), keys
 
 
 @torch.no_grad()

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from actclr.data import H5Samples, make_loader, to_device
 from actclr.eval import holdout
-from actclr.eval.features import encode, h5_batches
+from actclr.eval.features import Progress, encode, h5_batches
 from actclr.eval.fit import fit_classifier, predict
 from actclr.eval.linear import linear_head
 from actclr.eval.protocol import Evaluated, record_selection, score_test
@@ -43,8 +43,10 @@ class Classifier(nn.Module):
 def finetune_evaluation(encoder: Encoder, dataset, benchmark: str, *, stream: str, device: torch.device,
                         recipe: SGDRecipe = FINETUNE_RECIPE, label_fraction: float = 1.0,
                         val_fraction: float = 0.1, seed: int = 0, workers: int = 0,
-                        on_epoch: Callable[[dict], None] | None = None) -> Evaluated:
-    """Fine-tune ``encoder`` (modified in place) on ``benchmark`` of a prepared ``dataset``."""
+                        on_epoch: Callable[[dict], None] | None = None,
+                        progress: Progress | None = None) -> Evaluated:
+    """Fine-tune ``encoder`` (modified in place) on ``benchmark`` of a prepared ``dataset``;
+    ``progress`` sees the passes over the validation and test parts (``predict: val`` ...)."""
     manifest, num_classes = dataset.manifest, int(dataset.info["num_classes"])
     splits = holdout.eval_splits(manifest, benchmark, val_fraction, seed)
     train_rows = splits.train
@@ -65,15 +67,16 @@ def finetune_evaluation(encoder: Encoder, dataset, benchmark: str, *, stream: st
             batch = to_device(batch, device)
             yield batch.x, batch.y
 
-    def inputs(rows, keys: list | None = None):
-        return (to_device(x, device) for x in h5_batches(h5, rows, device, recipe.batch_size, workers, keys))
+    def inputs(rows, part: str, keys: list | None = None):
+        batches = h5_batches(h5, rows, device, recipe.batch_size, workers, keys, progress, f"predict: {part}")
+        return (to_device(x, device) for x in batches)
 
-    val_logits = (lambda m: predict(m, inputs(splits.val))) if splits.val.size else None
+    val_logits = (lambda m: predict(m, inputs(splits.val, "val"))) if splits.val.size else None
     val_y = holdout.labels_of(manifest, splits.val) if splits.val.size else None
     fit = fit_classifier(model, list(model.parameters()), batches, len(train_loader), recipe,
                          val_logits=val_logits, val_labels=val_y, on_epoch=on_epoch)
     test_keys: list = []
-    logits = predict(model, inputs(splits.test, test_keys)).numpy()
+    logits = predict(model, inputs(splits.test, "test", test_keys)).numpy()
     results, labels = score_test(logits, test_keys, manifest, splits.test, num_classes)
     notes = record_selection(results, fit, splits.val.size, "weights")
     results.update(splits={**splits.sizes(), "labelled": int(train_rows.size)}, label_fraction=label_fraction)

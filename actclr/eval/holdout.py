@@ -21,6 +21,41 @@ import pyarrow as pa
 from actclr.store.manifest import split_rows
 
 
+#: At most this many field values are listed in an empty-split message.
+_SHOWN_VALUES = 12
+
+
+class EmptySplitError(ValueError):
+    """A benchmark split an evaluation needs holds no sample (the message names it and says why)."""
+
+
+def _values(values: Sequence) -> str:
+    shown = ", ".join(map(str, values[:_SHOWN_VALUES]))
+    return shown + (f" ... ({len(values)})" if len(values) > _SHOWN_VALUES else "")
+
+
+def require_split(dataset, benchmark: str, split: str) -> np.ndarray:
+    """Row numbers (sorted int64) of ``split`` of ``benchmark`` of a prepared ``dataset``.
+
+    Raises :class:`EmptySplitError` if there are none, naming the split rule (``dataset.json``
+    ``benchmarks``) and the values the dataset's samples have instead.
+    """
+    manifest = dataset.manifest
+    rows = split_rows(manifest, benchmark, split)
+    if rows.size:
+        return rows
+    rule = dataset.info.get("benchmarks", {}).get(benchmark, {})
+    field = rule.get("field", "?")
+    if rule.get("test_list"):
+        wanted = f"the samples {'' if split == 'test' else 'not '}listed in {rule['test_list']}"
+    else:
+        wanted = f"the samples whose {field} is {_values(rule.get(split, [])) or '(none)'}"
+    present = sorted(set(manifest.column(field).to_pylist())) if field in manifest.column_names else []
+    have = f"; the {manifest.num_rows} samples here have {field} {_values(present)}" if present else ""
+    raise EmptySplitError(f"{dataset.location}: the {benchmark} {split} split is empty: it holds {wanted}{have} "
+                          "(prepared from a partial raw tree?); use another --benchmark or prepare the missing files")
+
+
 def key_ranks(keys: Sequence[str], seed: int, purpose: str) -> np.ndarray:
     """``(N,)`` int64 rank of each key in the order of ``sha256(f"{purpose}:{seed}:{key}")``."""
     digests = [hashlib.sha256(f"{purpose}:{seed}:{key}".encode()).digest() for key in keys]

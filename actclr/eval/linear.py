@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from actclr.eval import holdout
-from actclr.eval.features import extract_features
+from actclr.eval.features import Progress, extract_features
 from actclr.eval.fit import fit_classifier, predict, tensor_batches
 from actclr.eval.protocol import Evaluated, record_selection, score_test
 from actclr.eval.recipes import LINEAR_RECIPE, SGDRecipe
@@ -64,22 +64,25 @@ def train_probe(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: int, 
 def linear_evaluation(encoder: Encoder, dataset, benchmark: str, *, stream: str, device: torch.device,
                       recipe: SGDRecipe = LINEAR_RECIPE, feature: str = "backbone", val_fraction: float = 0.1,
                       seed: int = 0, feature_batch_size: int = 256, workers: int = 0,
-                      on_epoch: Callable[[dict], None] | None = None) -> Evaluated:
-    """Linear evaluation of ``encoder`` on ``benchmark`` of a prepared ``dataset`` (module docstring)."""
+                      on_epoch: Callable[[dict], None] | None = None,
+                      progress: Progress | None = None) -> Evaluated:
+    """Linear evaluation of ``encoder`` on ``benchmark`` of a prepared ``dataset`` (module docstring).
+    ``progress`` sees the feature extraction of each part (``features: train`` ...)."""
     manifest, num_classes = dataset.manifest, int(dataset.info["num_classes"])
     splits = holdout.eval_splits(manifest, benchmark, val_fraction, seed)
 
-    def features(rows):
+    def features(rows, part: str):
         return extract_features(encoder, dataset.h5_path, rows, stream=stream, device=device, feature=feature,
-                                batch_size=feature_batch_size, workers=workers)
+                                batch_size=feature_batch_size, workers=workers, progress=progress,
+                                phase=f"features: {part}")
 
-    train_x, _ = features(splits.train)
+    train_x, _ = features(splits.train, "train")
     train_y = torch.from_numpy(holdout.labels_of(manifest, splits.train))
     val_x = val_y = None
     if splits.val.size:
-        val_x, _ = features(splits.val)
+        val_x, _ = features(splits.val, "val")
         val_x, val_y = val_x.to(device), holdout.labels_of(manifest, splits.val)
-    test_x, test_keys = features(splits.test)
+    test_x, test_keys = features(splits.test, "test")
     head, fit = train_probe(train_x.to(device), train_y.to(device), num_classes, recipe, seed=seed,
                             val_x=val_x, val_y=val_y, on_epoch=on_epoch)
     logits = predict(head, chunks(test_x.to(device))).numpy()

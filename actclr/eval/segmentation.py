@@ -23,11 +23,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import h5py
 import numpy as np
 import torch
 
-from actclr.eval.features import encode_batches
+from actclr.eval.features import Progress, encode_batches
 from actclr.eval.fit import predict
 from actclr.eval.holdout import key_ranks
 from actclr.eval.linear import train_probe
@@ -36,7 +35,7 @@ from actclr.eval.recipes import LINEAR_RECIPE, SGDRecipe
 from actclr.models.encoder import Encoder
 from actclr.pipelines.types import RawSkeleton
 from actclr.profiles import Profile, get_profile
-from actclr.store.hdf5 import read_strings
+from actclr.store.hdf5 import open_h5, read_strings
 
 BACKGROUND = -1  # frame label of background in videos.h5
 
@@ -119,7 +118,7 @@ class VideoFile:
 
     def __init__(self, path) -> None:
         self.path = str(path)
-        with h5py.File(self.path, "r") as f:
+        with open_h5(self.path) as f:
             for name in ("frames", "offsets", "labels", "names"):
                 if name not in f:
                     raise KeyError(f"{self.path}: no dataset {name!r}")
@@ -137,12 +136,12 @@ class VideoFile:
 
     def frames(self, name: str) -> np.ndarray:
         """``(F, 2, 25, 3)`` float32 frames of a video."""
-        with h5py.File(self.path, "r") as f:
+        with open_h5(self.path) as f:
             return f["frames"][self._slice(name)]
 
     def labels(self, name: str) -> np.ndarray:
         """``(F,)`` per-frame classes (-1 = background)."""
-        with h5py.File(self.path, "r") as f:
+        with open_h5(self.path) as f:
             return f["labels"][self._slice(name)].astype(np.int64)
 
 
@@ -190,8 +189,10 @@ class Segmented:
 def segmentation_evaluation(encoder: Encoder, dataset, benchmark: str, *, stream: str, device: torch.device,
                             window: int = 50, stride: int = 10, recipe: SGDRecipe = LINEAR_RECIPE,
                             val_fraction: float = 0.2, seed: int = 0, batch_size: int = 256,
-                            on_epoch: Callable[[dict], None] | None = None) -> Segmented:
-    """Segment the test videos of ``benchmark`` of a prepared PKU-MMD ``dataset`` (module docstring)."""
+                            on_epoch: Callable[[dict], None] | None = None,
+                            progress: Progress | None = None) -> Segmented:
+    """Segment the test videos of ``benchmark`` of a prepared PKU-MMD ``dataset`` (module docstring);
+    ``progress`` sees the window features, video by video."""
     if dataset.videos_path is None:
         raise ValueError(f"{dataset.location}: no videos.h5 (segmentation needs a prepared PKU-MMD dataset)")
     videos_file = VideoFile(dataset.videos_path)
@@ -212,7 +213,11 @@ def segmentation_evaluation(encoder: Encoder, dataset, benchmark: str, *, stream
                                stream, device)
         return VideoWindows(video, len(frames), starts, feats)
 
-    encoded = {v: windows_of(v) for v in videos}
+    encoded = {}
+    for done, video in enumerate(videos, 1):
+        encoded[video] = windows_of(video)
+        if progress is not None:
+            progress("window features (videos)", done, len(videos))
     val_videos = holdout_videos(train_videos, val_fraction, seed)
 
     def stack(names: list) -> tuple:

@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+
 from actclr.profiles.base import Prepared, Profile
 from actclr.profiles.sgn import Sgn
 from actclr.profiles.stgcn50 import Stgcn50
@@ -20,7 +22,12 @@ def list_profiles() -> list[str]:
     return [DEFAULT_PROFILE] + sorted(n for n in PROFILES if n != DEFAULT_PROFILE)
 
 
-def get_profile(name: str = DEFAULT_PROFILE, **params) -> Profile:
+def settable_params(name: str) -> list[str]:
+    """The parameters of profile ``name`` that ``get_profile`` accepts (its dataclass fields), sorted."""
+    return sorted(f.name for f in dataclasses.fields(PROFILES[name]))
+
+
+def get_profile(name: str = DEFAULT_PROFILE, /, **params) -> Profile:
     """Build profile ``name`` with ``params`` (keys of its ``params`` dict that are settable).
 
     A recorded ``params`` dict round-trips: its fixed entries are accepted when they hold the
@@ -33,11 +40,11 @@ def get_profile(name: str = DEFAULT_PROFILE, **params) -> Profile:
     for key in set(params) & set(cls.FIXED):
         if params.pop(key) != cls.FIXED[key]:
             raise ValueError(f"profile {name}: {key} is fixed to {cls.FIXED[key]!r}")
-    settable = {f.name for f in cls.__dataclass_fields__.values()}
-    unknown = sorted(set(params) - settable)
+    settable = settable_params(name)
+    unknown = sorted(set(params) - set(settable))
     if unknown:
-        raise ValueError(f"profile {name}: unknown parameter(s) {unknown}; settable: {sorted(settable)}")
+        raise ValueError(f"profile {name}: unknown parameter(s) {unknown}; settable: {settable}")
     return cls(**params)
 
 
-__all__ = ["DEFAULT_PROFILE", "PROFILES", "Prepared", "Profile", "get_profile", "list_profiles"]
+__all__ = ["DEFAULT_PROFILE", "PROFILES", "Prepared", "Profile", "get_profile", "list_profiles", "settable_params"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+import re
 from contextlib import contextmanager
 
 import h5py
@@ -115,9 +116,26 @@ def video_writer(path: str | os.PathLike, dataset: str) -> Iterator[VideoWriter]
         yield VideoWriter(f, dataset)
 
 
-def open_h5(path: str | os.PathLike) -> h5py.File:
-    """Open read-only with a 32 MiB chunk cache (good for random per-sample reads)."""
-    return h5py.File(path, "r", rdcc_nbytes=32 << 20)
+_TRUNCATED = re.compile(r"truncated file: eof = (\d+).*stored_eof = (\d+)")
+
+
+def _open_problem(message: str) -> str:
+    """HDF5's reason for not opening a file, in words (``truncated: 10 of 20 bytes`` ...)."""
+    truncated = _TRUNCATED.search(message)
+    if truncated:
+        return f"truncated ({truncated[1]} of {truncated[2]} bytes; copy or download it again)"
+    return message.removeprefix("Unable to synchronously open file ").strip() or "unreadable"
+
+
+def open_h5(path: str | os.PathLike, rdcc_nbytes: int = 32 << 20) -> h5py.File:
+    """Open read-only with a chunk cache (32 MiB default: good for random per-sample reads).
+
+    Raises ``OSError`` (the same subtype as h5py's) whose message names the file and the problem.
+    """
+    try:
+        return h5py.File(path, "r", rdcc_nbytes=rdcc_nbytes)
+    except OSError as err:
+        raise type(err)(f"{os.fspath(path)}: cannot read this HDF5 file: {_open_problem(str(err))}") from err
 
 
 def ragged_item(group: h5py.Group, i: int) -> np.ndarray:

@@ -8,7 +8,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from actclr.pipelines.report import bad_lines, missing_lines, skipped_summary
+from actclr.pipelines.report import bad_lines, missing_line, skipped_summary
+from actclr.registry import get_dataset
 from actclr.store import PreparedDataset, open_dataset
 from actclr.store.manifest import SPLITS
 
@@ -56,25 +57,35 @@ def counts_table(info: dict) -> Table:
     return table
 
 
+def class_ids(info: dict) -> list:
+    """The dataset's own id of every class (NTU ``A001`` ...; see ``datasets.yaml`` ``id_format``)."""
+    try:
+        spec = get_dataset(info["name"])
+    except KeyError:  # a dataset this version does not know: its 1-based class numbers
+        return [str(c + 1) for c in range(len(info["class_names"]))]
+    return [spec.class_id(c) for c in range(len(info["class_names"]))]
+
+
 def per_class_table(info: dict, full: bool = False) -> Table:
     """Per-class counts: a one-line summary per split, or (``full``) one row per class."""
+    ids = class_ids(info)
     if full:
         table = Table(title="Samples per class", title_justify="left")
-        table.add_column("class", justify="right")
+        table.add_column("action", justify="right")
         table.add_column("name")
         columns = [(b, s) for b in info["per_class"] for s in SPLITS]
         for b, s in columns:
             table.add_column(f"{b}/{s}", justify="right")
         for c, name in enumerate(info["class_names"]):
-            table.add_row(str(c), name, *(str(info["per_class"][b][s][c]) for b, s in columns))
+            table.add_row(ids[c], name, *(str(info["per_class"][b][s][c]) for b, s in columns))
         return table
     table = Table(title="Samples per class (summary; --per-class for all)", title_justify="left")
-    for column in ("split", "min", "median", "max", "classes with none"):
-        table.add_column(column, justify="left" if column in ("split", "classes with none") else "right")
+    for column in ("split", "min", "median", "max", "actions with none"):
+        table.add_column(column, justify="left" if column in ("split", "actions with none") else "right")
     for b, splits in info["per_class"].items():
         for s in SPLITS:
             counts = splits[s]
-            empty = [str(c) for c, n in enumerate(counts) if n == 0]
+            empty = [ids[c] for c, n in enumerate(counts) if n == 0]
             listed = ", ".join(empty[:_MAX_LISTED]) + (f" ... ({len(empty)})" if len(empty) > _MAX_LISTED else "")
             table.add_row(f"{b}/{s}", str(min(counts)), f"{statistics.median(counts):g}", str(max(counts)),
                           listed or "-")
@@ -111,7 +122,9 @@ def issues_lines(info: dict) -> list:
         lines += ["  " + line for line in bad_lines(info["bad"])[:_MAX_LISTED]]
         if len(info["bad"]) > _MAX_LISTED:
             lines.append(f"  ... and {len(info['bad']) - _MAX_LISTED} more (see dataset.json)")
-    lines += missing_lines(info.get("missing", {}))
+    partial = missing_line(info.get("missing", {}))
+    if partial is not None:
+        lines.append(partial)
     return lines or ["no skipped, bad or missing raw files"]
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import click
 import yaml
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from actclr.cli.progress import ConsoleProgress
 from actclr.pipelines.pkummd import CONVENTIONS
 from actclr.pipelines.prepare import PrepareError, PrepareOptions, Reporter, prepare_dataset
 from actclr.pipelines.report import bad_lines
-from actclr.profiles import DEFAULT_PROFILE, list_profiles
+from actclr.profiles import DEFAULT_PROFILE, list_profiles, settable_params
 from actclr.registry import dataset_names
 
 from .info import counts_table
@@ -22,39 +22,17 @@ _PHASES = {"convert": "parse + normalize (chunks)", "shards": "write shards (sam
            "checksums": "checksums", "fingerprint": "fingerprint"}
 
 
-class ConsoleReporter(Reporter):
-    """Rich progress bars on a terminal; plain progress lines (every ~10%) otherwise."""
+class ConsoleReporter(ConsoleProgress, Reporter):
+    """Messages and progress of :func:`prepare_dataset` on the console."""
 
     def __init__(self, console: Console):
-        self.console = console
-        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), console=console, disable=not console.is_terminal)
-        self.tasks: dict = {}
-        self.printed: dict = {}
-
-    def __enter__(self) -> ConsoleReporter:
-        self.bars.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.bars.stop()
+        super().__init__(console, _PHASES)
 
     def info(self, message: str) -> None:
         self.console.print(Text(message))
 
     def warn(self, message: str) -> None:
         self.console.print(Text("warning: ", style="yellow") + Text(message))
-
-    def progress(self, phase: str, done: int, total: int) -> None:
-        if self.console.is_terminal:
-            if phase not in self.tasks:
-                self.tasks[phase] = self.bars.add_task(_PHASES.get(phase, phase), total=total)
-            self.bars.update(self.tasks[phase], completed=done, total=total)
-            return
-        step = 10 * done // max(total, 1)
-        if done > 0 and step > self.printed.get(phase, 0):
-            self.printed[phase] = step
-            self.console.print(Text(f"{_PHASES.get(phase, phase)}: {done}/{total}"))
 
 
 def _params(values: tuple) -> dict:
@@ -77,7 +55,8 @@ def _params(values: tuple) -> dict:
 @click.option("--profile", default=DEFAULT_PROFILE, show_default=True, type=click.Choice(list_profiles()),
               help="Normalization profile.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Profile parameter, e.g. --param frames=64. Repeatable.")
+              help="Profile parameter, e.g. --param frames=64. Repeatable. Settable: "
+                   + "; ".join(f"{name}: {', '.join(settable_params(name))}" for name in list_profiles()) + ".")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Worker processes [default: all cores].")
 @click.option("--skip-bad", is_flag=True, help="Accept malformed raw files (listed in dataset.json) and exit 0.")
 @click.option("--shard-seed", type=int, default=0, show_default=True, help="Seed of the shard shuffle.")

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from actclr.cli.lists import NumberList
+from actclr.cli.progress import ConsoleProgress
 
 STREAM_CHOICE = click.Choice(["joint", "motion", "bone"])
 
@@ -66,16 +67,24 @@ def _model_config(recipe: str | None) -> dict | None:
         raise click.UsageError(str(err)) from None
 
 
+def progress_display() -> ConsoleProgress:
+    """Progress of the feature extraction and classifier epochs, on stderr (stdout keeps the results)."""
+    from rich.console import Console
+
+    return ConsoleProgress(Console(stderr=True))
+
+
 def setup(data: str, benchmark: str | None, checkpoint: str, stream: str | None, device: str, seed: int,
-          model_config: str | None, bn_calibration: bool = True) -> Setup:
-    """Open the dataset, pick the benchmark, load the encoder (a random one with BatchNorm
-    statistics estimated on the training split, unless ``bn_calibration`` is off) and choose the stream."""
+          model_config: str | None, bn_calibration: bool = True, progress: Callable | None = None) -> Setup:
+    """Open the dataset, pick the benchmark, check that its training and test splits hold samples,
+    load the encoder (a random one with BatchNorm statistics estimated on the training split, unless
+    ``bn_calibration`` is off; ``progress`` sees that pass) and choose the stream."""
     from actclr.engine.checkpoint import CheckpointError
     from actclr.engine.dist import select_device
     from actclr.eval.encoders import RANDOM, load_encoder
     from actclr.eval.features import calibrate_batchnorm, h5_batches
+    from actclr.eval.holdout import require_split
     from actclr.store import open_dataset
-    from actclr.store.manifest import split_rows
 
     if model_config is not None and checkpoint != RANDOM:
         raise click.UsageError("--model-config only applies to --checkpoint random")
@@ -91,10 +100,12 @@ def setup(data: str, benchmark: str | None, checkpoint: str, stream: str | None,
         raise click.UsageError(f"pass --benchmark (the dataset has {', '.join(available)})")
     if benchmark not in available:
         raise click.UsageError(f"{data}: no benchmark {benchmark!r} (has {', '.join(available)})")
+    rows = require_split(dataset, benchmark, "train")
+    require_split(dataset, benchmark, "test")
     stream = stream or info.get("stream") or "joint"
     if checkpoint == RANDOM and bn_calibration:
-        rows = split_rows(dataset.manifest, benchmark, "train")
-        calibrate_batchnorm(encoder, h5_batches(dataset.h5_path, rows, dev), stream, dev)
+        batches = h5_batches(dataset.h5_path, rows, dev, progress=progress, phase="BatchNorm statistics: train")
+        calibrate_batchnorm(encoder, batches, stream, dev)
         info["bn_statistics"] = f"estimated on the {benchmark} training split ({rows.size} samples, {stream})"
         info["name"] += " + BN stats"
     return Setup(dataset, benchmark, encoder, info, stream, dev)
@@ -147,6 +158,11 @@ def build_recipe(defaults, epochs: int | None, lr: float | None, batch_size: int
         return replace(recipe, **changes)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
+
+
+def epoch_progress(progress: Callable, epochs: int) -> Callable[[dict], None]:
+    """An ``on_epoch`` callback that reports the classifier's epochs to ``progress``."""
+    return lambda row: progress("classifier epochs", row["epoch"], epochs)
 
 
 def finish(out: Path, metrics: dict, evaluated=None) -> None:

@@ -8,7 +8,9 @@ import click
 from actclr.cli.train.evaluation import (
     build_recipe,
     encoder_options,
+    epoch_progress,
     finish,
+    progress_display,
     recipe_options,
     run_metrics,
     setup,
@@ -35,10 +37,13 @@ def finetune(data: str, benchmark: str | None, checkpoint: str, out: Path, strea
 
     clock = Stopwatch()
     recipe = build_recipe(FINETUNE_RECIPE, epochs, lr, batch_size, milestones)
-    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config, bn_calibration)
-    evaluated = finetune_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device,
-                                    recipe=recipe, label_fraction=label_fraction, val_fraction=val_fraction,
-                                    seed=seed, workers=workers)
+    with progress_display() as shown:
+        s = setup(data, benchmark, checkpoint, stream, device, seed, model_config, bn_calibration, shown.progress)
+        evaluated = finetune_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device,
+                                        recipe=recipe, label_fraction=label_fraction, val_fraction=val_fraction,
+                                        seed=seed, workers=workers,
+                                        on_epoch=epoch_progress(shown.progress, recipe.epochs),
+                                        progress=shown.progress)
     results = evaluated.results
     knobs = {**recipe.to_dict(), "label_fraction": label_fraction, "val_fraction": val_fraction, "seed": seed,
              "checkpoint": checkpoint}

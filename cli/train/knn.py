@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from actclr.cli.lists import NumberList
-from actclr.cli.train.evaluation import encoder_options, finish, run_metrics, setup, title_of
+from actclr.cli.train.evaluation import encoder_options, finish, progress_display, run_metrics, setup, title_of
 
 
 @click.command("knn")
@@ -34,10 +34,11 @@ def knn(data: str, benchmark: str | None, checkpoint: str, out: Path, stream: st
     if primary_k not in ks:
         raise click.UsageError(f"--primary-k {primary_k} is not among --k {','.join(map(str, ks))}")
     clock = Stopwatch()
-    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config, bn_calibration)
-    evaluated = knn_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device, ks=ks,
-                               t=temperature, primary_k=primary_k, feature=feature, batch_size=batch_size,
-                               workers=workers)
+    with progress_display() as shown:
+        s = setup(data, benchmark, checkpoint, stream, device, seed, model_config, bn_calibration, shown.progress)
+        evaluated = knn_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device, ks=ks,
+                                   t=temperature, primary_k=primary_k, feature=feature, batch_size=batch_size,
+                                   workers=workers, progress=shown.progress)
     results = evaluated.results
     knobs = {"k": list(ks), "primary_k": primary_k, "temperature": temperature, "feature": feature,
              "seed": seed, "checkpoint": checkpoint}

@@ -8,7 +8,9 @@ import click
 from actclr.cli.train.evaluation import (
     build_recipe,
     encoder_options,
+    epoch_progress,
     finish,
+    progress_display,
     recipe_options,
     run_metrics,
     setup,
@@ -37,10 +39,13 @@ def linear(data: str, benchmark: str | None, checkpoint: str, out: Path, stream:
 
     clock = Stopwatch()
     recipe = build_recipe(LINEAR_RECIPE, epochs, lr, batch_size, milestones)
-    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config, bn_calibration)
-    evaluated = linear_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device, recipe=recipe,
-                                  feature=feature, val_fraction=val_fraction, seed=seed,
-                                  feature_batch_size=feature_batch_size, workers=workers)
+    with progress_display() as shown:
+        s = setup(data, benchmark, checkpoint, stream, device, seed, model_config, bn_calibration, shown.progress)
+        evaluated = linear_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device,
+                                      recipe=recipe, feature=feature, val_fraction=val_fraction, seed=seed,
+                                      feature_batch_size=feature_batch_size, workers=workers,
+                                      on_epoch=epoch_progress(shown.progress, recipe.epochs),
+                                      progress=shown.progress)
     knobs = {**recipe.to_dict(), "val_fraction": val_fraction, "seed": seed, "feature": feature,
              "checkpoint": checkpoint}
     results = evaluated.results

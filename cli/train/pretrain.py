@@ -28,6 +28,9 @@ from actclr.engine.config import ConfigError, build_config
 @click.option("--seed", type=int, help="Base seed; rank r seeds its augmentation with seed + r.")
 @click.option("--resume", is_flag=True,
               help="Continue from OUT/checkpoints/last.pt if it exists (else start a new run).")
+@click.option("--force", is_flag=True,
+              help="With --resume: continue even if --data is another dataset (its fingerprint differs "
+                   "from the checkpoint's).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Start from a checkpoint: a warm-up run's last.pt or an encoder.pt.")
 @click.option("--workers", type=click.IntRange(min=0), help="DataLoader workers per process.")
@@ -35,7 +38,7 @@ from actclr.engine.config import ConfigError, build_config
               help="Override any config key, e.g. --set optim.weight_decay=5e-4 (repeatable).")
 def pretrain(data: str, benchmark: str | None, stream: str | None, out: Path, recipe: str | None,
              epochs: int | None, batch_size: int | None, lr: float | None, device: str | None,
-             seed: int | None, resume: bool, init: Path | None, workers: int | None,
+             seed: int | None, resume: bool, force: bool, init: Path | None, workers: int | None,
              overrides: tuple) -> None:
     """Pretrain an encoder on the training split of a prepared dataset.
 
@@ -55,11 +58,6 @@ def pretrain(data: str, benchmark: str | None, stream: str | None, out: Path, re
     if init is not None and resume and (out / "checkpoints" / "last.pt").is_file():
         raise click.UsageError("--init and --resume exclude each other once OUT has a checkpoint")
 
-    from actclr.engine.checkpoint import CheckpointError  # torch is imported only when training
-    from actclr.engine.run import RunDirError
-    from actclr.engine.trainer import SetupError, run_pretraining
+    from actclr.engine.trainer import run_pretraining  # torch is imported only when training
 
-    try:
-        run_pretraining(cfg, data=data, run_dir=out, resume=resume, init=init)
-    except (RunDirError, CheckpointError, SetupError, FileNotFoundError) as err:
-        raise click.ClickException(str(err)) from None
+    run_pretraining(cfg, data=data, run_dir=out, resume=resume, init=init, force=force)  # errors: one line

@@ -8,7 +8,9 @@ import click
 from actclr.cli.train.evaluation import (
     build_recipe,
     encoder_options,
+    epoch_progress,
     finish,
+    progress_display,
     recipe_options,
     run_metrics,
     setup,
@@ -43,12 +45,15 @@ def segment(data: str, benchmark: str | None, checkpoint: str, out: Path, stream
 
     clock = Stopwatch()
     recipe = build_recipe(LINEAR_RECIPE, epochs, lr, batch_size, milestones)
-    s = setup(data, benchmark, checkpoint, stream, device, seed, model_config, bn_calibration)
-    if s.dataset.videos_path is None:
-        raise click.UsageError(f"{data}: no videos.h5; segmentation needs a prepared PKU-MMD dataset")
-    segmented = segmentation_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device,
-                                        window=window, stride=stride, recipe=recipe, val_fraction=val_fraction,
-                                        seed=seed, batch_size=feature_batch_size)
+    with progress_display() as shown:
+        s = setup(data, benchmark, checkpoint, stream, device, seed, model_config, bn_calibration, shown.progress)
+        if s.dataset.videos_path is None:
+            raise click.UsageError(f"{data}: no videos.h5; segmentation needs a prepared PKU-MMD dataset")
+        segmented = segmentation_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device,
+                                            window=window, stride=stride, recipe=recipe, val_fraction=val_fraction,
+                                            seed=seed, batch_size=feature_batch_size,
+                                            on_epoch=epoch_progress(shown.progress, recipe.epochs),
+                                            progress=shown.progress)
     r = segmented.results
     knobs = {**recipe.to_dict(), "window": window, "stride": stride, "val_fraction": val_fraction, "seed": seed,
              "checkpoint": checkpoint}
