@@ -165,10 +165,11 @@ def test_listed_profile_parameters_work_and_the_others_are_refused(tmp_path, syn
         assert "name" not in listed and "FIXED" not in listed
     raw = synth_dataset.parent / "raw"
     for param in ("name=stgcn50", "FIXED=1"):
-        line = fails(data_cli, ["prepare", "ntu60", "--raw", raw, "--out", tmp_path / "o", "--param", param], 1)
+        line = fails(data_cli, ["prepare", "ntu60", "--raw", raw, "--out", tmp_path / "o", "--param", param], 2)
         key = param.split("=")[0]
-        assert line == (f"Error: profile stgcn50: unknown parameter(s) ['{key}']; "
-                        f"settable: {settable_params('stgcn50')}")
+        assert line == (f"Error: Invalid value for --param: profile stgcn50: unknown parameter(s) ['{key}']; "
+                        f"settable: {settable_params('stgcn50')} (see 'actclr-data prepare --help')")
+    assert not (tmp_path / "o").exists()
 
 
 def test_knn_on_an_empty_test_split_says_which_and_why(xview_train_only, tiny, tmp_path):

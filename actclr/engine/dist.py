@@ -54,8 +54,8 @@ class DeviceError(RuntimeError):
 def _no_cuda_reason() -> str:
     """Why CUDA is unavailable: a CPU-only torch build, or no visible GPU."""
     if torch.version.cuda is None:
-        return f"this torch ({torch.__version__}) is built without CUDA"
-    return f"no CUDA device is visible to torch {torch.__version__} (CUDA {torch.version.cuda})"
+        return f"torch {torch.__version__} is built without CUDA"
+    return f"torch {torch.__version__} sees no CUDA device"
 
 
 def select_device(name: str, local_rank: int = 0) -> torch.device:
@@ -67,8 +67,8 @@ def select_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "cpu":
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise DeviceError(f"--device cuda: CUDA is not available ({_no_cuda_reason()}); the only device "
-                          "here is cpu: use --device cpu (or auto)")
+        raise DeviceError(f"--device cuda: CUDA is not available: {_no_cuda_reason()}; the only device "
+                          "here is cpu: use --device cpu or --device auto")
     count = torch.cuda.device_count()
     if local_rank >= count:
         raise DeviceError(f"LOCAL_RANK={local_rank} but only {count} CUDA device(s) are visible "

@@ -13,7 +13,7 @@ from actclr.cli.progress import ConsoleProgress
 from actclr.pipelines.pkummd import CONVENTIONS
 from actclr.pipelines.prepare import PrepareError, PrepareOptions, Reporter, prepare_dataset
 from actclr.pipelines.report import bad_lines
-from actclr.profiles import DEFAULT_PROFILE, list_profiles, settable_params
+from actclr.profiles import DEFAULT_PROFILE, get_profile, list_profiles, settable_params
 from actclr.registry import dataset_names
 
 from .info import counts_table
@@ -73,8 +73,13 @@ def prepare(dataset: str, raw: tuple, out: Path | None, profile: str, params: tu
     files are reported and listed in dataset.json; the exit status is 1 unless --skip-bad.
     """
     console = Console()
+    profile_params = _params(params)
+    try:
+        get_profile(profile, **profile_params)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--param") from None
     options = PrepareOptions(dataset=dataset, raw=tuple(raw), out=out or Path("data") / dataset, profile=profile,
-                             profile_params=_params(params), workers=workers or os.cpu_count() or 1,
+                             profile_params=profile_params, workers=workers or os.cpu_count() or 1,
                              shard_seed=shard_seed, overwrite=overwrite, pkummd_convention=pkummd_convention)
     try:
         with ConsoleReporter(console) as reporter:
