@@ -2,9 +2,13 @@
 terminal, a plain line every ~10 % of a phase otherwise (log files stay readable)."""
 from __future__ import annotations
 
+from typing import TypeVar
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
+
+_Shown = TypeVar("_Shown", bound="ConsoleProgress")
 
 
 class ConsoleProgress:
@@ -21,7 +25,7 @@ class ConsoleProgress:
         self.tasks: dict = {}
         self.printed: dict = {}
 
-    def __enter__(self) -> "ConsoleProgress":
+    def __enter__(self: _Shown) -> _Shown:
         self.bars.start()
         return self
 

@@ -18,7 +18,6 @@ from actclr.cli.progress import ConsoleProgress
 from actclr.cli.train import cli as train_cli
 from actclr.profiles import PROFILES, get_profile, list_profiles, settable_params
 from actclr.store import open_dataset
-from eval_helpers import tiny  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

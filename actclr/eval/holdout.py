@@ -20,7 +20,6 @@ import pyarrow as pa
 
 from actclr.store.manifest import split_rows
 
-
 #: At most this many field values are listed in an empty-split message.
 _SHOWN_VALUES = 12
 

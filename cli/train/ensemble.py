@@ -31,7 +31,8 @@ def ensemble(runs: tuple, weights: tuple | None, out: Path) -> None:
     names = sorted({(m.metrics.get("encoder") or {}).get("name") for m in members}, key=str)
     encoder = {"name": "+".join(map(str, names)), "source": [str(m.path) for m in members]}
     data = first.get("data", {})
-    metrics = {"command": "ensemble", "title": f"ensemble {combined} ({streams}) on {data.get('name')}/{data.get('benchmark')}",
+    title = f"ensemble {combined} ({streams}) on {data.get('name')}/{data.get('benchmark')}"
+    metrics = {"command": "ensemble", "title": title,
                "wall_time_s": clock.elapsed, "encoder": encoder, "data": data, "stream": streams,
                "knobs": {"weights": [m["weight"] for m in results["members"]], "runs": [str(r) for r in runs]},
                "headline": {f"{combined} top-1": results["top1"]},
