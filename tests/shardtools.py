@@ -32,7 +32,8 @@ def write_split(
     """Shards ``root/shards/<benchmark>/<split>-%06d.tar`` holding ``sizes[k]`` samples each, plus the index.
 
     ``members`` overrides tar members of chosen samples: ``{i: {"skeleton.npy": b"..."}}``.
-    Returns the shard paths.
+    Also (re)writes a minimal ``root/dataset.json`` whose ``files`` list every file's sha256, as
+    the loader verifies shards against it. Returns the shard paths.
     """
     folder = root / "shards" / benchmark
     folder.mkdir(parents=True, exist_ok=True)
@@ -54,7 +55,15 @@ def write_split(
         entries.append({"url": path.name, "num_samples": size})
     index = {"benchmark": benchmark, "split": split, "num_samples": i, "shard_seed": 0, "shards": entries}
     (folder / f"{split}.json").write_text(json.dumps(index))
+    write_dataset_json(root)
     return paths
+
+
+def write_dataset_json(root: Path, **fields) -> None:
+    """``root/dataset.json`` with ``files`` = the sha256 of every file under ``root`` (plus ``fields``)."""
+    from actclr.store.checksums import checksum_tree
+
+    (root / "dataset.json").write_text(json.dumps({"files": checksum_tree(root), **fields}))
 
 
 def write_h5(path: Path, n: int) -> None:

@@ -105,7 +105,8 @@ def test_verify_names_a_bad_shard_index_and_a_short_shard(prepared, tmp_path):
     index_path.write_text(json.dumps(index))
     result = run("verify", copy)
     assert "counts disagree with the manifest" in result.output
-    assert f"{index['shards'][0]['url']}: {index['shards'][0]['num_samples'] - 1} samples, index says" in \
+    shard = index["shards"][0]
+    assert f"{shard['url']}: read {shard['num_samples'] - 1} samples but the index lists {shard['num_samples']}" in \
         result.output.replace("\n", "")
 
 

@@ -5,9 +5,6 @@ Shards are split over DDP ranks, then over DataLoader workers by global worker i
 """
 from __future__ import annotations
 
-import functools
-import io
-import math
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -33,70 +30,34 @@ from actclr.data.splitting import (
     stream_shards,
 )
 from actclr.skeleton import NUM_BODIES, NUM_COORDS, NUM_JOINTS
+from actclr.store.members import LABEL, SKELETON, read_cls, read_npy
+from actclr.store.shardfile import CorruptShardError, read_shard
 from actclr.store.shards import read_shard_index
+from actclr.store.streams import local_path
+
+__all__ = ["CorruptShardError", "ShardStream", "decode_sample", "read_npy", "read_shards"]
 
 Mode = Literal["exact", "resampled"]
-
-
-class CorruptShardError(ValueError):
-    """A shard cannot be read or holds a malformed sample; the message names the shard URL."""
 
 
 # ---------------------------------------------------------------------------------------------
 # Pipeline stages (run inside each DataLoader worker)
 
 
-def _error_text(exn: BaseException) -> str:
-    """The first argument of a webdataset exception (it appends streams/URLs to ``args``)."""
-    return f"{type(exn).__name__}: {exn.args[0] if exn.args else exn!r}"
-
-
-def read_shards(shards: Iterable[dict], sizes: Mapping[str, int] | None = None) -> Iterator[dict]:
+def read_shards(shards: Iterable[dict], checks: Mapping[str, tuple[int | None, str | None]] | None = None
+                ) -> Iterator[dict]:
     """Stage: raw samples (dicts of bytes) of each ``{"url": ...}`` shard in turn.
 
-    Wraps webdataset's ``tarfile_to_samples`` one shard at a time so that any failure (unreadable
-    or truncated tar, duplicate members) raises :class:`CorruptShardError` naming the shard. With
-    ``sizes`` (from the index), a shard that ends early is reported too.
+    Each shard is read by :func:`actclr.store.shardfile.read_shard`: members outside the
+    vocabulary are refused before they are read, and any failure raises
+    :class:`CorruptShardError` naming the shard. ``checks`` maps a URL to its ``(sample count,
+    sha256)`` from the index and ``dataset.json`` (either may be ``None``): a shard that ends
+    early, or whose bytes differ from the digest, is reported once it has been read.
     """
     for shard in shards:
         url = shard["url"]
-        count = 0
-        try:
-            for sample in wds.tarfile_to_samples(handler=wds.reraise_exception)([dict(shard)]):
-                count += 1
-                yield sample
-        except Exception as exn:
-            raise CorruptShardError(f"shard {url}: unreadable after {count} samples: {_error_text(exn)}") from exn
-        expected = None if sizes is None else sizes.get(url)
-        if expected is not None and count != expected:
-            raise CorruptShardError(
-                f"shard {url}: read {count} samples but the index lists {expected} (truncated or stale shard?)"
-            )
-
-
-@functools.lru_cache(maxsize=16)
-def _npy_layout(header: bytes) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """``(shape, fortran_order, dtype)`` of an ``.npy`` header, parsed by numpy.
-
-    Cached: every sample of a split has the same header, and numpy's parser (``ast.literal_eval``)
-    would otherwise cost several times the copy of the 30 KB tensor.
-    """
-    stream = io.BytesIO(header)
-    version = np.lib.format.read_magic(stream)
-    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, fortran, dtype = read_header(stream)
-    if dtype.hasobject:
-        raise ValueError("object arrays (pickles) are not allowed")
-    return shape, fortran, dtype
-
-
-def read_npy(data: bytes) -> np.ndarray:
-    """The array in ``.npy`` bytes (read-only view of ``data``; versions 1-3, no pickles)."""
-    prefix = 10 if data[6:7] == b"\x01" else 12  # magic (6) + version (2) + header length (2 or 4)
-    end = prefix + int.from_bytes(data[8:prefix], "little")
-    shape, fortran, dtype = _npy_layout(bytes(data[:end]))
-    array = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=end)
-    return array.reshape(shape, order="F" if fortran else "C")
+        size, digest = (checks or {}).get(url, (None, None))
+        yield from read_shard(url, digest, size)
 
 
 def decode_sample(sample: dict) -> tuple[torch.Tensor, int, str]:
@@ -110,21 +71,21 @@ def decode_sample(sample: dict) -> tuple[torch.Tensor, int, str]:
     def bad(reason: str) -> CorruptShardError:
         return CorruptShardError(f"shard {url}: sample {key!r}: {reason}")
 
-    missing = [member for member in ("skeleton.npy", "cls") if member not in sample]
+    missing = [member for member in (SKELETON, LABEL) if member not in sample]
     if missing:
         raise bad(f"missing member(s) {', '.join(missing)}")
     try:
-        x = read_npy(sample["skeleton.npy"])
+        x = read_npy(sample[SKELETON])
     except Exception as exn:
         raise bad(f"skeleton.npy is not a valid .npy array ({exn})") from exn
     if x.dtype != np.float32 or x.ndim != 4 or (x.shape[0], *x.shape[2:]) != (NUM_COORDS, NUM_JOINTS, NUM_BODIES):
         expected = f"({NUM_COORDS}, T, {NUM_JOINTS}, {NUM_BODIES})"
         raise bad(f"skeleton.npy is {x.dtype} {x.shape}, expected float32 {expected}")
     try:
-        label = int(sample["cls"])
-    except (TypeError, ValueError) as exn:
-        raise bad(f"cls is not an integer ({sample['cls'][:20]!r})") from exn
-    assert key is not None  # webdataset names every sample it reads from a tar
+        label = read_cls(sample[LABEL])
+    except ValueError as exn:
+        raise bad(f"cls is {exn}") from exn
+    assert key is not None  # the shard reader names every sample it reads from a tar
     return torch.from_numpy(x.copy()), label, key
 
 
@@ -175,9 +136,11 @@ class ShardStream(IterableDataset):
     iteration starts, so it works with persistent workers: call it before ``iter(loader)``. Shard
     order and the sample shuffle buffer (seed from ``(seed, epoch, stream)``) follow the epoch.
 
-    ``urls`` are local paths, ``file://``/``http(s)://`` URLs or webdataset ``pipe:`` commands
-    (opened by webdataset's ``gopen``), or one brace pattern string. ``shard_sizes`` (sample
-    count per shard, from the index) enable :meth:`batches_per_rank` and truncation checks.
+    ``urls`` are local paths or ``file://``/``http(s)://`` URLs (no ``pipe:`` commands or other
+    schemes), or one brace pattern string. ``shard_sizes`` (sample count per shard, from the
+    index) enable :meth:`batches_per_rank` and truncation checks; ``sha256`` (one hex digest per
+    shard) makes every shard hashed as it streams and compared at its end. Members outside the
+    shard vocabulary are refused before they are read (:mod:`actclr.store.members`).
     """
 
     def __init__(
@@ -193,6 +156,7 @@ class ShardStream(IterableDataset):
         mode: Mode = "exact",
         samples_per_epoch: int | None = None,
         shard_sizes: Sequence[int] | None = None,
+        sha256: Sequence[str] | None = None,
         rank: int | None = None,
         world_size: int | None = None,
     ) -> None:
@@ -204,8 +168,13 @@ class ShardStream(IterableDataset):
             raise ValueError(f"batch_size ({batch_size}) and shuffle_buffer ({shuffle_buffer}) must be >= 1")
         if mode not in ("exact", "resampled"):
             raise ValueError(f"mode must be 'exact' or 'resampled', got {mode!r}")
+        for url in self.urls:
+            local_path(url)  # ValueError for pipe: and any other scheme
         if shard_sizes is not None and len(shard_sizes) != len(self.urls):
             raise ValueError(f"{len(shard_sizes)} shard sizes for {len(self.urls)} shards")
+        if sha256 is not None and len(sha256) != len(self.urls):
+            raise ValueError(f"{len(sha256)} sha256 digests for {len(self.urls)} shards")
+        self.sha256 = None if sha256 is None else list(sha256)
         self.shard_sizes = None if shard_sizes is None else [int(n) for n in shard_sizes]
         self.rank, self.world_size = _rank_world(rank, world_size)
         if mode == "resampled":
@@ -226,11 +195,23 @@ class ShardStream(IterableDataset):
 
     @classmethod
     def from_dataset_dir(
-        cls, root: str | os.PathLike, benchmark: str, split: str, batch_size: int, **kw
+        cls, dataset, benchmark: str, split: str, batch_size: int, *, verify: bool = True, **kw
     ) -> ShardStream:
-        """Stream ``<root>/shards/<benchmark>/<split>.json`` (``root``: local path or URL prefix)."""
-        index = read_shard_index(os.fspath(root), benchmark, split)
-        return cls(index.urls, batch_size, shard_sizes=index.sizes, **kw)
+        """Stream the split of ``dataset`` (a ``PreparedDataset`` or its location: directory,
+        ``file://`` or ``http(s)://`` URL) listed in ``shards/<benchmark>/<split>.json``.
+
+        With ``verify`` (default) the index and every shard are checked against their sha256 in
+        ``dataset.json`` (shards as they stream); ``verify=False`` skips the digests.
+        """
+        index = read_shard_index(dataset, benchmark, split, verify=verify)
+        if not index.urls:
+            raise ValueError(f"{index.location}: the {benchmark}/{split} split has no shards (empty split)")
+        if verify:
+            unlisted = [f for f, digest in zip(index.files, index.sha256) if digest is None]
+            if unlisted:
+                raise ValueError(f"{index.location}: {unlisted[0]} is not listed in dataset.json 'files', "
+                                 "so it cannot be verified (verify=False to stream it anyway)")
+        return cls(index.urls, batch_size, shard_sizes=index.sizes, sha256=index.sha256 if verify else None, **kw)
 
     # -- epochs and lengths -------------------------------------------------------------------
 
@@ -302,10 +283,11 @@ class ShardStream(IterableDataset):
         worker, num_workers = _worker()
         epoch = self.epoch
         stream = stream_id(self.rank, worker, num_workers)
-        sizes = None if self.shard_sizes is None else dict(zip(self.urls, self.shard_sizes))
+        sizes = self.shard_sizes or [None] * len(self.urls)
+        checks = dict(zip(self.urls, zip(sizes, self.sha256 or [None] * len(self.urls))))
         stages = [
             self._shard_source(epoch, stream, num_workers),
-            lambda shards: read_shards(shards, sizes),
+            lambda shards: read_shards(shards, checks),
             wds.map(decode_sample),
         ]
         if self.shuffle:

@@ -126,10 +126,13 @@ def unwrap(module: nn.Module) -> nn.Module:
 
 
 class Trainer:
-    """Runs the phases of one configuration on one prepared dataset into one run directory."""
+    """Runs the phases of one configuration on one prepared dataset into one run directory.
+
+    The training shards are hashed as they stream and a shard whose sha256 differs from
+    ``dataset.json`` stops training (``CorruptShardError``) unless ``verify`` is off."""
 
     def __init__(self, cfg: Mapping, dataset: PreparedDataset, run_dir: Path, env: DistEnv,
-                 console: Console | None = None) -> None:
+                 console: Console | None = None, verify: bool = True) -> None:
         self.cfg, self.dataset, self.run_dir, self.env = cfg, dataset, Path(run_dir), env
         self.console = console or Console(stderr=True, quiet=not env.is_main, log_path=False)
         data, train = cfg["data"], cfg["train"]
@@ -140,7 +143,7 @@ class Trainer:
         self.seed = int(train["seed"])
         self.device = env.device
         self.stream = ShardStream.from_dataset_dir(
-            dataset.location, self.benchmark, "train", data["batch_size"], seed=self.seed,
+            dataset, self.benchmark, "train", data["batch_size"], verify=verify, seed=self.seed,
             mode=data["mode"], samples_per_epoch=data["samples_per_epoch"], rank=env.rank,
             world_size=env.world_size)
         self.workers, lowered = self._usable_workers(data["workers"])
@@ -418,13 +421,14 @@ def _summary(row: Mapping) -> str:
 
 
 def run_pretraining(cfg: Mapping, data: str, run_dir: str | Path, resume: bool = False,
-                    init: str | Path | None = None, force: bool = False) -> Trainer:
+                    init: str | Path | None = None, force: bool = False, verify: bool = True) -> Trainer:
     """Pretrain with an effective configuration (see :func:`actclr.engine.config.build_config`).
 
     Joins the ``torchrun`` process group if there is one (and leaves it at the end). Writes
     ``RUN/encoder.pt`` and returns the trainer, whose ``method`` holds this rank's final weights.
     ``force``: resume even onto a dataset whose fingerprint differs from the checkpoint's.
     Nothing is written into ``run_dir`` before the dataset, the checkpoint and ``init`` are accepted.
+    ``verify=False`` streams the shards without checking their sha256 against ``dataset.json``.
     """
     run_dir = Path(run_dir)
     env = init_distributed(cfg["train"]["device"])
@@ -433,7 +437,7 @@ def run_pretraining(cfg: Mapping, data: str, run_dir: str | Path, resume: bool =
         barrier(env)  # every rank has looked before rank 0 writes anything
         rng.seed_everything(int(cfg["train"]["seed"]))  # identical model initialisation on all ranks
         dataset = open_dataset(data)
-        trainer = Trainer(cfg, dataset, run_dir, env)
+        trainer = Trainer(cfg, dataset, run_dir, env, verify=verify)
         if resuming:
             start = trainer.resume(last_path(run_dir), force=force) + 1
         else:

@@ -3,11 +3,15 @@
 What works where:
 
 - local directory / ``file://``: everything is read in place.
-- ``http(s)://``: ``dataset.json``, the manifest and the average motions are fetched into memory;
-  shards are streamed by ``webdataset`` directly from their URLs (``actclr.data.read_shard_index`` /
-  ``ShardStream.from_dataset_dir`` read the index); ``h5_path`` / ``videos_path`` / :meth:`local_path` first
+- ``http(s)://``: ``dataset.json``, the manifest, shard indexes and the average motions are
+  fetched into memory; shards are streamed from their URLs (``ShardStream.from_dataset_dir``,
+  hashed as they stream); ``h5_path`` / ``videos_path`` / :meth:`PreparedDataset.local_path`
   download the file into the cache (``$ACTCLR_CACHE`` or ``~/.cache/actclr``, one folder per
-  fingerprint) and check it against its sha256 in ``dataset.json``.
+  fingerprint), hashing it as it arrives, and check a cached copy against the sha256 in the
+  server's current ``dataset.json`` on every use.
+
+``dataset.json`` is untrusted: its file names, benchmark names and fingerprint are checked by
+:mod:`actclr.store.paths` when it is opened, and every location is built from the dataset's own.
 """
 from __future__ import annotations
 
@@ -15,17 +19,17 @@ import io
 import json
 import os
 import shutil
-import urllib.parse
-import urllib.request
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from actclr.store.atomic import atomic_path
+from actclr.store.atomic import atomic_path, write_bytes
 from actclr.store.checksums import sha256_file
 from actclr.store.manifest import read_manifest
+from actclr.store.paths import check_component, check_digest, check_name, local_file, url_of
+from actclr.store.streams import HashingReader, http_open, local_path
 
 DATASET_JSON = "dataset.json"
 
@@ -34,14 +38,20 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("ACTCLR_CACHE", Path.home() / ".cache" / "actclr"))
 
 
-def _as_local(location: str) -> Path | None:
-    """The directory of a local path or ``file://`` URL; ``None`` for http(s) URLs."""
-    parsed = urllib.parse.urlparse(str(location))
-    if parsed.scheme in ("http", "https"):
-        return None
-    if parsed.scheme == "file":
-        return Path(urllib.request.url2pathname(parsed.path))
-    return Path(location)
+def check_info(info: object, where: str) -> dict:
+    """``dataset.json`` content with its names checked: ``files`` keys (relative paths inside the
+    dataset) and values (sha256 digests), ``counts`` keys (benchmark names, path components)."""
+    if not isinstance(info, dict):
+        raise ValueError(f"{where}: not a JSON object")
+    files = info.get("files", {})
+    if not isinstance(files, dict):
+        raise ValueError(f"{where}: 'files' is not an object")
+    for name, digest in files.items():
+        check_name(name, f"{where} files")
+        check_digest(digest, f"{where} files[{name!r}]")
+    for benchmark in info.get("counts", {}) or {}:
+        check_component(benchmark, f"{where} counts")
+    return info
 
 
 class PreparedDataset:
@@ -49,69 +59,95 @@ class PreparedDataset:
 
     def __init__(self, location: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
         self.location = str(location)
-        self.root = _as_local(self.location)
+        self.root = local_path(self.location)
         self.base_url = None if self.root is not None else self.location.rstrip("/") + "/"
         self._cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         if self.root is not None and not (self.root / DATASET_JSON).is_file():
             raise FileNotFoundError(f"{self.root}: no {DATASET_JSON} (not a prepared dataset, or incomplete)")
-        self.info: dict = json.loads(self.read_bytes(DATASET_JSON))
+        where = self.url_of(DATASET_JSON)
+        self._info_bytes = self.read_bytes(DATASET_JSON)
+        try:
+            info = json.loads(self._info_bytes)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exn:
+            raise ValueError(f"{where}: not JSON ({exn})") from None
+        self.info: dict = check_info(info, where)
 
     @property
     def is_local(self) -> bool:
         return self.root is not None
 
     def url_of(self, relative: str) -> str:
-        """Path (local) or URL (remote) of a file of the dataset."""
+        """Path (local) or URL (remote) of a file of the dataset; ``relative`` is checked by
+        :mod:`actclr.store.paths` (``UnsafePathError`` otherwise)."""
         if self.root is not None:
-            return str(self.root / relative)
+            return str(local_file(self.root, relative, self.location))
         assert self.base_url is not None  # set whenever root is not
-        return urllib.parse.urljoin(self.base_url, urllib.parse.quote(relative))
+        return url_of(self.base_url, relative, self.location)
 
     def read_bytes(self, relative: str) -> bytes:
         """The bytes of a (small) file of the dataset."""
         if self.root is not None:
-            return (self.root / relative).read_bytes()
-        with urllib.request.urlopen(self.url_of(relative)) as response:
+            return Path(self.url_of(relative)).read_bytes()
+        with http_open(self.url_of(relative)) as response:
             return response.read()
 
     def file_size(self, relative: str) -> int:
         """Size in bytes of a dataset file (a ``HEAD`` request when remote)."""
         if self.root is not None:
-            return (self.root / relative).stat().st_size
-        request = urllib.request.Request(self.url_of(relative), method="HEAD")
-        with urllib.request.urlopen(request) as response:
+            return Path(self.url_of(relative)).stat().st_size
+        with http_open(self.url_of(relative), method="HEAD") as response:
             return int(response.headers.get("Content-Length", 0))
+
+    def sha256_of(self, relative: str) -> str:
+        """The sha256 that ``dataset.json`` lists for ``relative`` (``ValueError`` if it lists none)."""
+        digest = self.info.get("files", {}).get(relative)
+        if digest is None:
+            raise ValueError(f"{self.url_of(relative)}: not listed in {DATASET_JSON} 'files', so it cannot be verified")
+        return digest
 
     @property
     def cache_dir(self) -> Path:
-        """Where remote files are downloaded (one folder per fingerprint)."""
-        return self._cache_root / "datasets" / self.info["fingerprint"]
+        """Where remote files are downloaded: one folder per (checked hex) fingerprint."""
+        fingerprint = check_digest(self.info.get("fingerprint"), f"{self.url_of(DATASET_JSON)} fingerprint")
+        return self._cache_root / "datasets" / fingerprint
+
+    def _download(self, relative: str, target: Path, expected: str | None) -> None:
+        """Fetch ``relative`` to ``target`` (temporary name, renamed once complete and, with
+        ``expected``, once its sha256 matched: a mismatching download is never published)."""
+        url = self.url_of(relative)
+        with atomic_path(target) as tmp, HashingReader(http_open(url), expected) as stream:
+            with open(tmp, "wb") as f:
+                shutil.copyfileobj(stream, f, 1 << 20)
+            stream.finish(f"{url} (download)")
 
     def local_path(self, relative: str, check: bool = True) -> Path:
         """A local path of a dataset file, downloading it into :attr:`cache_dir` when remote.
 
-        With ``check`` a download whose sha256 differs from ``dataset.json`` raises ``ValueError``.
+        With ``check`` a cached copy is compared with the sha256 of the server's ``dataset.json``
+        (read when the dataset was opened) on every call and fetched again when it differs; a
+        download whose sha256 differs raises ``ValueError`` (``DigestMismatchError``).
         """
         if self.root is not None:
-            return self.root / relative
-        target = self.cache_dir / relative
-        expected = self.info.get("files", {}).get(relative)
-        if not target.exists():
-            with (atomic_path(target) as tmp, urllib.request.urlopen(self.url_of(relative)) as response,
-                  open(tmp, "wb") as f):
-                shutil.copyfileobj(response, f, 1 << 20)
-        if check and expected is not None and sha256_file(target) != expected:
-            target.unlink()
-            raise ValueError(f"{self.url_of(relative)}: sha256 differs from dataset.json (download corrupted?)")
+            return Path(self.url_of(relative))
+        target = local_file(self.cache_dir, relative, self.location)
+        expected = self.sha256_of(relative) if check else None
+        if target.is_file() and (expected is None or sha256_file(target) == expected):
+            return target
+        self._download(relative, target, expected)
         return target
 
     def local_copy(self) -> Path:
-        """A local directory holding the whole dataset (downloads every file when remote, unchecked)."""
+        """A local directory holding the whole dataset. Remote: every listed file is downloaded
+        again (what the server serves now, unchecked: ``verify`` compares) into the cache."""
         if self.root is not None:
             return self.root
         for relative in self.info.get("files", {}):
-            self.local_path(relative, check=False)
-        (self.cache_dir / DATASET_JSON).write_bytes(self.read_bytes(DATASET_JSON))
+            target = local_file(self.cache_dir, relative, self.location)
+            try:
+                self._download(relative, target, None)
+            except OSError:                  # not served: no stale copy may stand in for it
+                target.unlink(missing_ok=True)
+        write_bytes(self.cache_dir / DATASET_JSON, self._info_bytes)
         return self.cache_dir
 
     @cached_property

@@ -7,19 +7,21 @@ samples and seed give byte-identical shards.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import webdataset as wds
-from webdataset.gopen import gopen
 
 from actclr.store.atomic import atomic_path, write_json
+from actclr.store.members import LABEL, META, SKELETON
+from actclr.store.paths import UnsafePathError, check_component, check_name
+from actclr.store.reader import PreparedDataset, open_dataset
 
 SAMPLES_PER_SHARD = 64
 MAX_SHARDS = 128
@@ -49,8 +51,8 @@ def make_sample(row: dict, index: int, ready: np.ndarray) -> dict:
     """The WebDataset sample of manifest ``row`` (row number ``index``) with tensor ``ready`` ``(3, 50, 25, 2)``."""
     meta = {name: row.get(name) for name in JSON_FIELDS}
     meta["index"] = int(index)
-    return {"__key__": row["key"], "skeleton.npy": np.asarray(ready, dtype=np.float32),
-            "cls": int(row["label"]), "json": meta}
+    return {"__key__": row["key"], SKELETON: np.asarray(ready, dtype=np.float32),
+            LABEL: int(row["label"]), META: meta}
 
 
 def write_split(directory: str | os.PathLike, benchmark: str, split: str, samples: Iterable[dict],
@@ -81,50 +83,53 @@ def write_split(directory: str | os.PathLike, benchmark: str, split: str, sample
 
 @dataclass(frozen=True)
 class ShardIndex:
-    """Parsed ``shards/<benchmark>/<split>.json``; ``urls`` are resolved against the index location."""
+    """Parsed ``shards/<benchmark>/<split>.json``.
+
+    ``files``: the shards' paths inside the dataset (``shards/<benchmark>/<url>``, each checked by
+    :mod:`actclr.store.paths`); ``urls``: their locations, built from the dataset's location;
+    ``sha256``: their digests listed in ``dataset.json`` (``None`` where it lists none).
+    """
 
     location: str
     benchmark: str
     split: str
     num_samples: int
     shard_seed: int | None
+    files: list[str]
     urls: list[str]
     sizes: list[int]
+    sha256: list[str | None]
 
 
-def _join(root: str, *parts: str) -> str:
-    """``root/parts...`` for a local path or a URL prefix (``file://``, ``http(s)://``)."""
-    if urlparse(root).scheme:
-        return "/".join([root.rstrip("/"), *parts])
-    return os.path.join(root, *parts)
+def read_shard_index(dataset, benchmark: str, split: str, verify: bool = True) -> ShardIndex:
+    """Read the index ``shards/<benchmark>/<split>.json`` of ``dataset`` (a :class:`PreparedDataset`
+    or its location: directory, ``file://`` or ``http(s)://`` URL).
 
-
-def _resolve(base: str, url: str) -> str:
-    """A shard URL from the index, relative ones taken from the index's folder ``base``."""
-    if urlparse(url).scheme or os.path.isabs(url):
-        return url
-    return _join(base, url)
-
-
-def read_shard_index(root: str, benchmark: str, split: str) -> ShardIndex:
-    """Read ``<root>/shards/<benchmark>/<split>.json``; ``root`` is a local path or URL prefix.
-
-    Raises ``FileNotFoundError``/``ValueError`` naming the index when it is missing or inconsistent.
+    With ``verify`` the index's bytes must match their sha256 in ``dataset.json``. Raises
+    ``FileNotFoundError``/``ValueError`` naming the index when it is missing, unsafe (a shard
+    ``url`` that is not a relative path inside the dataset) or inconsistent.
     """
-    base = _join(os.fspath(root), "shards", benchmark)
-    location = _join(base, f"{split}.json")
+    ds = dataset if isinstance(dataset, PreparedDataset) else open_dataset(dataset)
+    folder = f"shards/{check_component(benchmark, 'benchmark')}"
+    name = f"{folder}/{check_component(split, 'split')}.json"
+    location = ds.url_of(name)
     try:
-        with gopen(location) as stream:
-            index = json.loads(stream.read())
-    except json.JSONDecodeError as exn:
-        raise ValueError(f"{location}: not a JSON shard index ({exn})") from exn
-    except Exception as exn:
+        data = ds.read_bytes(name)
+    except OSError as exn:
         raise FileNotFoundError(f"{location}: cannot read the shard index ({exn})") from exn
+    if verify and hashlib.sha256(data).hexdigest() != ds.sha256_of(name):
+        raise ValueError(f"{location}: sha256 differs from dataset.json (index modified or corrupted)")
+    try:
+        index = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exn:
+        raise ValueError(f"{location}: not a JSON shard index ({exn})") from exn
     try:
         entries = index["shards"]
-        urls = [_resolve(base, entry["url"]) for entry in entries]
+        files = [f"{folder}/{check_name(entry['url'], location)}" for entry in entries]
         sizes = [int(entry["num_samples"]) for entry in entries]
         num_samples = int(index["num_samples"])
+    except UnsafePathError:
+        raise
     except (KeyError, TypeError, ValueError) as exn:
         raise ValueError(f"{location}: malformed shard index (missing or bad field {exn})") from exn
     if (index.get("benchmark"), index.get("split")) != (benchmark, split):
@@ -132,8 +137,8 @@ def read_shard_index(root: str, benchmark: str, split: str) -> ShardIndex:
             f"{location}: index is for {index.get('benchmark')}/{index.get('split')}, "
             f"expected {benchmark}/{split}"
         )
-    if not urls:
-        raise ValueError(f"{location}: the index lists no shards")
     if sum(sizes) != num_samples:
         raise ValueError(f"{location}: shard sizes add up to {sum(sizes)}, num_samples says {num_samples}")
-    return ShardIndex(location, benchmark, split, num_samples, index.get("shard_seed"), urls, sizes)
+    digests = [ds.info.get("files", {}).get(f) for f in files]
+    return ShardIndex(location, benchmark, split, num_samples, index.get("shard_seed"), files,
+                      [ds.url_of(f) for f in files], sizes, digests)

@@ -12,7 +12,10 @@ from actclr.store.checksums import dataset_files, sha256_file
 from actclr.store.fingerprint import compute_fingerprint
 from actclr.store.hdf5 import open_h5, read_strings
 from actclr.store.manifest import SAMPLE_COLUMNS, SPLITS, read_manifest, split_mask
-from actclr.store.reader import DATASET_JSON, open_dataset
+from actclr.store.members import LABEL, META, SKELETON, MemberError, decode_members
+from actclr.store.paths import UnsafePathError, local_file
+from actclr.store.reader import DATASET_JSON, PreparedDataset, open_dataset
+from actclr.store.shardfile import CorruptShardError, read_shard
 from actclr.store.shards import read_shard_index
 
 
@@ -21,7 +24,11 @@ def check_files(root: Path, info: dict) -> list:
     listed = info.get("files", {})
     problems = []
     for rel, digest in sorted(listed.items()):
-        path = root / rel
+        try:
+            path = local_file(root, rel, DATASET_JSON)
+        except UnsafePathError as e:
+            problems.append(str(e))
+            continue
         if not path.is_file():
             problems.append(f"{rel}: listed in {DATASET_JSON} but missing")
         elif sha256_file(path) != digest:
@@ -84,7 +91,7 @@ def check_skeletons(root: Path, table: pa.Table, info: dict) -> list:
             if not np.array_equal(stored, recomputed[b]):
                 problems.append(f"skeletons.h5: average_motion/{b} differs from the mean of the {b} training split")
             npy = root / "average_motion" / f"{b}.npy"
-            if not npy.is_file() or not np.array_equal(np.load(npy), stored):
+            if not npy.is_file() or not np.array_equal(np.load(npy, allow_pickle=False), stored):
                 problems.append(f"average_motion/{b}.npy: missing or differs from skeletons.h5")
     return problems
 
@@ -111,20 +118,19 @@ def check_videos(root: Path, table: pa.Table) -> list:
     return problems
 
 
-def check_shards(root: Path, table: pa.Table, info: dict) -> list:
-    """Every shard read with plain webdataset; counts match the index and manifest; tensors equal the h5."""
-    import webdataset as wds
-
+def check_shards(ds: PreparedDataset, table: pa.Table) -> list:
+    """Every shard read strictly (member vocabulary, safe decoders) against its index; counts match
+    the index and the manifest; tensors equal the h5. Digests are :func:`check_files`'s job."""
     problems = []
     keys = table.column("key").to_pylist()
     labels = table.column("label").to_pylist()
-    with open_h5(root / "skeletons.h5") as f:
+    with open_h5(ds.url_of("skeletons.h5")) as f:
         ready = f["ready"]
-        for benchmark in info["counts"]:
+        for benchmark in ds.info["counts"]:
             for split in SPLITS:
                 where = f"shards/{benchmark}/{split}"
                 try:
-                    index = read_shard_index(str(root), benchmark, split)
+                    index = read_shard_index(ds, benchmark, split, verify=False)
                 except (OSError, ValueError) as e:
                     problems.append(str(e))
                     continue
@@ -132,23 +138,23 @@ def check_shards(root: Path, table: pa.Table, info: dict) -> list:
                 if index.num_samples != len(expected_rows):
                     problems.append(f"{where}.json: counts disagree with the manifest ({len(expected_rows)})")
                 seen = []
-                for url, size in zip(index.urls, index.sizes):
-                    name = f"{where}/{os.path.basename(url)}"
+                for name, url, size in zip(index.files, index.urls, index.sizes):
                     try:
-                        samples = list(wds.WebDataset(url, shardshuffle=False, empty_check=False).decode())
-                    except Exception as e:  # any tar/decoding failure is a finding, not a crash
-                        problems.append(f"{name}: unreadable ({type(e).__name__}: {e})")
+                        samples = [decode_members(s) for s in read_shard(url, None, size)]
+                    except CorruptShardError as e:
+                        problems.append(str(e))
                         continue
-                    if len(samples) != size:
-                        problems.append(f"{name}: {len(samples)} samples, index says {size}")
+                    except MemberError as e:
+                        problems.append(f"{name}: {e}")
+                        continue
                     for s in samples:
-                        i = s["json"]["index"]
+                        i = s.get(META, {}).get("index")
                         seen.append(i)
-                        if not (0 <= i < len(keys)) or s["__key__"] != keys[i] or s["cls"] != labels[i] \
-                                or not np.array_equal(s["skeleton.npy"], ready[i]):
+                        if not isinstance(i, int) or not (0 <= i < len(keys)) or s["__key__"] != keys[i] \
+                                or s.get(LABEL) != labels[i] or not np.array_equal(s.get(SKELETON), ready[i]):
                             problems.append(f"{name}: sample {s['__key__']} differs from "
                                             f"manifest/h5 row {i}")
-                if sorted(seen) != sorted(expected_rows):
+                if sorted(seen, key=str) != sorted(expected_rows, key=str):
                     problems.append(f"{where}: shards do not hold exactly the split's samples")
     return problems
 
@@ -160,9 +166,10 @@ def verify_dataset(location: str | os.PathLike, cache_dir: str | os.PathLike | N
     """
     try:
         ds = open_dataset(location, cache_dir)
+        root, info = ds.local_copy(), ds.info
+        local = ds if ds.is_local else open_dataset(root)
     except (OSError, ValueError) as e:
         return [f"{location}: cannot open ({e})"]
-    root, info = ds.local_copy(), ds.info
     problems = check_files(root, info)
     try:
         table = read_manifest(root / "manifest.parquet")
@@ -170,7 +177,7 @@ def verify_dataset(location: str | os.PathLike, cache_dir: str | os.PathLike | N
         return problems + [f"manifest.parquet: unreadable ({type(e).__name__}: {e})"]
     checks = [("manifest.parquet", lambda: check_manifest(table, info)),
               ("skeletons.h5", lambda: check_skeletons(root, table, info)),
-              ("shards", lambda: check_shards(root, table, info))]
+              ("shards", lambda: check_shards(local, table))]
     if "videos.h5" in info.get("files", {}):
         checks.append(("videos.h5", lambda: check_videos(root, table)))
     checks.append(("fingerprint", lambda: [] if compute_fingerprint(root) == info.get("fingerprint")

@@ -36,10 +36,12 @@ from actclr.engine.config import ConfigError, build_config
 @click.option("--workers", type=click.IntRange(min=0), help="DataLoader workers per process.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override any config key, e.g. --set optim.weight_decay=5e-4 (repeatable).")
+@click.option("--no-verify", is_flag=True,
+              help="Do not check each streamed shard against its sha256 in dataset.json (on by default).")
 def pretrain(data: str, benchmark: str | None, stream: str | None, out: Path, recipe: str | None,
              epochs: int | None, batch_size: int | None, lr: float | None, device: str | None,
              seed: int | None, resume: bool, force: bool, init: Path | None, workers: int | None,
-             overrides: tuple) -> None:
+             overrides: tuple, no_verify: bool) -> None:
     """Pretrain an encoder on the training split of a prepared dataset.
 
     Writes OUT/config.yaml (effective config), OUT/env.json, OUT/metrics.csv and .jsonl,
@@ -60,4 +62,5 @@ def pretrain(data: str, benchmark: str | None, stream: str | None, out: Path, re
 
     from actclr.engine.trainer import run_pretraining  # torch is imported only when training
 
-    run_pretraining(cfg, data=data, run_dir=out, resume=resume, init=init, force=force)  # errors: one line
+    run_pretraining(cfg, data=data, run_dir=out, resume=resume, init=init, force=force,  # errors: one line
+                    verify=not no_verify)
