@@ -17,7 +17,16 @@ from actclr.store.streams import DigestMismatchError, HashingReader, open_locati
 
 class CorruptShardError(ValueError):
     """A shard cannot be read, holds a refused member or differs from its sha256; the message
-    starts with ``shard <location>:``."""
+    starts with ``shard <location>:``.
+
+    A DataLoader worker's exception is re-raised in the main process as ``type(msg)`` with the
+    worker's whole traceback as ``msg``; the original one-line message is kept instead.
+    """
+
+    def __init__(self, message: str):
+        if message.startswith("Caught ") and "\nOriginal Traceback" in message:
+            message = message.rstrip().rsplit(f"{type(self).__name__}: ", 1)[-1]
+        super().__init__(message)
 
 
 def _members(tar: tarfile.TarFile) -> Iterator[tuple[str, str, bytes]]:
