@@ -4,7 +4,10 @@ Builds a synthetic prepared dataset in the format of ``docs/data-format.md`` (We
 index written by ``actclr.store.shards``, ``skeletons.h5`` ``ready`` with one gzip-4 chunk per
 sample) plus the official baseline files (one ``(N, 3, 50, 25, 2)`` float32 ``.npy`` and a pickled
 ``(names, labels)``), then reads one shuffled
-epoch with 0, 1 and 2 DataLoader workers per loader. Each configuration runs in a fresh Python
+epoch with 0, 1 and 2 DataLoader workers per loader. ``ShardStream`` runs twice: verified (every
+shard hashed as it streams and checked against ``dataset.json``, the default) and unverified
+(``verify=False``, i.e. ``--no-verify``), and the table ends with the cost of verification (median
+over ``--repeat`` interleaved runs). Each configuration runs in a fresh Python
 process so its peak memory is its own. Memory is reported three ways: the peak RSS of the main
 process (``VmHWM``) and of the largest worker (``RUSAGE_CHILDREN`` ``ru_maxrss``; a forked worker's
 RSS counts the pages it shares with the main process, e.g. torch's libraries), and the peak PSS of
@@ -15,6 +18,7 @@ The baseline is the official (AimCLR / ActCLR ``feeder/ntu_feeder.py``) style: `
 in the dataset constructor, one ``np.array(data[i])`` copy per item, default collation.
 
     python bench/loader.py [--samples 20000] [--workers 0,1,2] [--batch-size 128] [--data DIR]
+                           [--kinds ShardStream,"ShardStream unverified"] [--repeat 3]
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import os
 import pickle
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,11 +47,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from actclr.data import H5Samples, ShardStream, make_loader
 from actclr.store.atomic import write_json
+from actclr.store.checksums import checksum_tree
 from actclr.store.shards import make_sample, shuffled_rows, write_split
 
 RESULTS = Path(__file__).resolve().parent / "results" / "loader.json"
 SHAPE = (3, 50, 25, 2)
-KINDS = ("official npy-mmap", "H5Samples", "ShardStream")
+KINDS = ("official npy-mmap", "H5Samples", "ShardStream", "ShardStream unverified")
 MB = 1024 * 1024
 
 
@@ -82,6 +88,7 @@ def build(root: Path, n: int, seed: int = 0, block: int = 1000) -> None:
     samples = (make_sample({"key": keys[i], "label": int(labels[i])}, int(i), mmap[i]) for i in order)
     write_split(root / "shards" / "xsub", "xsub", "train", samples, n, seed)
     del mmap
+    write_json(root / "dataset.json", {"files": checksum_tree(root)})  # the shards' sha256, as prepare lists them
 
 
 # ---------------------------------------------------------------- the official-style baseline
@@ -107,7 +114,8 @@ def make(kind: str, root: Path, workers: int, batch_size: int) -> DataLoader:
     if kind == KINDS[1]:
         return make_loader(H5Samples(root / "skeletons.h5"), "cpu", batch_size=batch_size, shuffle=True,
                            num_workers=workers, drop_last=True, persistent_workers=False)
-    stream = ShardStream.from_dataset_dir(root, "xsub", "train", batch_size, rank=0, world_size=1)
+    stream = ShardStream.from_dataset_dir(root, "xsub", "train", batch_size, rank=0, world_size=1,
+                                          verify=kind == KINDS[2])
     return make_loader(stream, "cpu", num_workers=workers, persistent_workers=False)
 
 
@@ -210,6 +218,29 @@ def show(results: list[dict], console: Console) -> None:
             f"{r['pss_total_mb']:.0f} MB" if r["pss_total_mb"] else "n/a",
         )
     console.print(table)
+    cost = Table(title="Cost of shard verification (sha256 while streaming; median samples/s)")
+    for name in ("workers", "runs", "verified", "unverified", "cost"):
+        cost.add_column(name, justify="right")
+    for workers, row in verification_cost(results).items():
+        cost.add_row(str(workers), str(row["runs"]), f"{row['verified']:,.0f}", f"{row['unverified']:,.0f}",
+                     f"{row['cost_percent']:+.1f} %")
+    if cost.rows:
+        console.print(cost)
+
+
+def verification_cost(results: list[dict]) -> dict:
+    """Per worker count measured both ways: median samples/s verified and not, and the cost in %."""
+    rates: dict = {}
+    for r in results:
+        if r["kind"] in KINDS[2:]:
+            rates.setdefault(r["workers"], {}).setdefault(r["kind"], []).append(r["samples_per_s"])
+    cost = {}
+    for workers, by_kind in sorted(rates.items()):
+        if len(by_kind) == 2:
+            verified, unverified = (statistics.median(by_kind[k]) for k in KINDS[2:])
+            cost[workers] = {"runs": len(by_kind[KINDS[2]]), "verified": verified, "unverified": unverified,
+                             "cost_percent": 100 * (1 - verified / unverified)}
+    return cost
 
 
 @click.command()
@@ -220,9 +251,11 @@ def show(results: list[dict], console: Console) -> None:
 @click.option("--data", type=click.Path(path_type=Path), default=None,
               help="reuse/keep the synthetic dataset here (default: a temporary directory)")
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
+@click.option("--kinds", default=",".join(KINDS), show_default=True, help="loaders to measure (comma-separated)")
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(1), help="interleaved runs of each")
 @click.option("--one", type=click.Choice(KINDS), default=None, hidden=True)
 def main(samples: int, workers: str, batch_size: int, max_batches: int | None, data: Path | None, out: Path,
-         one: str | None) -> None:
+         kinds: str, repeat: int, one: str | None) -> None:
     """Measure samples/s and peak memory of the actclr loaders against the official loader."""
     if one is not None:  # child mode: a single configuration, result as JSON on stdout
         print(json.dumps(run_one(one, data, int(workers), batch_size, max_batches)))
@@ -232,7 +265,7 @@ def main(samples: int, workers: str, batch_size: int, max_batches: int | None, d
     with tempfile.TemporaryDirectory(prefix="actclr-bench-loader-") as tmp:
         root = data or Path(tmp)
         build_s = 0.0
-        if not (root / "shards" / "xsub" / "train.json").exists():
+        if not (root / "dataset.json").exists():
             root.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
             build(root, samples)
@@ -241,7 +274,11 @@ def main(samples: int, workers: str, batch_size: int, max_batches: int | None, d
         sizes = {p.name: p.stat().st_size / MB for p in root.iterdir() if p.is_file()}
         sizes["shards"] = sum(p.stat().st_size for p in (root / "shards" / "xsub").glob("*.tar")) / MB
         results = []
-        for kind, count in itertools.product(KINDS, [int(w) for w in workers.split(",")]):
+        chosen = [kind for kind in kinds.split(",") if kind]
+        unknown = set(chosen) - set(KINDS)
+        if unknown:
+            raise click.BadParameter(f"unknown loader(s) {sorted(unknown)}; choose from {KINDS}", param_hint="--kinds")
+        for _, count, kind in itertools.product(range(repeat), [int(w) for w in workers.split(",")], chosen):
             cmd = [sys.executable, __file__, "--one", kind, "--data", str(root), "--workers", str(count),
                    "--batch-size", str(batch_size)] + (["--max-batches", str(max_batches)] if max_batches else [])
             child = subprocess.run(cmd, capture_output=True, text=True)
@@ -253,11 +290,13 @@ def main(samples: int, workers: str, batch_size: int, max_batches: int | None, d
     report = {
         "benchmark": "loader",
         "config": {"samples": samples, "batch_size": batch_size, "max_batches": max_batches, "torch_threads": 1,
+                   "repeat": repeat,
                    "build_s": build_s, "file_mb": sizes},
         "environment": {"python": platform.python_version(), "torch": torch.__version__, "h5py": h5py.__version__,
                         "webdataset": getattr(wds, "__version__", "?"), "cpus": os.cpu_count(),
                         "platform": platform.platform()},
         "results": results,
+        "verification_cost": verification_cost(results),
     }
     write_json(out, report)
     console.print(f"wrote {out}")

@@ -43,6 +43,7 @@ class ChunkTask:
     config: str
     path: str
     pkummd_convention: str = "aimclr"
+    max_file_bytes: int | None = None
 
 
 @dataclass
@@ -95,14 +96,14 @@ def frame_labels(num_frames: int, rows: list, convention: str) -> np.ndarray:
 
 def _ntu_samples(item, task: ChunkTask) -> tuple:
     """``([sample], None)`` of an NTU ``RawFile``."""
-    return [parse_ntu(item.read_bytes(), item.location)], None
+    return [parse_ntu(item.read_bytes(task.max_file_bytes), item.location)], None
 
 
 def _pkummd_samples(item, task: ChunkTask) -> tuple:
     """``(clips, (video name, frames (T, 2, 25, 3), per-frame labels (T,)))`` of a PKU-MMD video."""
     part = get_dataset(task.dataset).raw["part"]
-    xyz = parse_pkummd_skeleton(item.skeleton.read_bytes(), item.skeleton.location)
-    rows = parse_pkummd_labels(item.labels.read_bytes(), item.labels.location)
+    xyz = parse_pkummd_skeleton(item.skeleton.read_bytes(task.max_file_bytes), item.skeleton.location)
+    rows = parse_pkummd_labels(item.labels.read_bytes(task.max_file_bytes), item.labels.location)
     clips = pkummd_clips(xyz, rows, item.video, part, label_file=item.labels.location,
                          convention=task.pkummd_convention)
     return clips, (item.video, xyz, frame_labels(len(xyz), rows, task.pkummd_convention))

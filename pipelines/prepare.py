@@ -48,12 +48,16 @@ from actclr.store.partial import PARTIAL_DIR, ChunkResult, chunk_config, chunk_p
 
 from .convert import ChunkTask, run_chunk
 from .pkummd import CONVENTIONS
+from .lock import OutputLocked, output_lock
+from .rawdigest import file_digests, load_memo, save_memo
 from .report import benchmark_rules, class_counts, missing_line, split_counts
-from .sources import Inventory, RawFile, VideoFiles, find_sources, missing_report
+from .sources import MAX_FILE_MB, Inventory, RawFile, VideoFiles, find_sources, missing_report
 
 #: Files per chunk: NTU files are small; a PKU-MMD video holds ~20 clips and thousands of frames.
 CHUNK_SIZE = {"ntu": 32, "pkummd": 4}
 OUTPUTS = ("dataset.json", "manifest.parquet", "skeletons.h5", "videos.h5", "shards", "average_motion")
+#: Remembered content digests of the raw files (:mod:`.rawdigest`), kept between runs.
+RAW_DIGESTS = ".raw-digests.json"
 
 
 class PrepareError(Exception):
@@ -91,6 +95,7 @@ class PrepareOptions:
     overwrite: bool = False
     pkummd_convention: str = "aimclr"
     chunk_size: int | None = None
+    max_file_mb: int = MAX_FILE_MB
 
 
 @dataclass
@@ -106,14 +111,24 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _signatures(items: list) -> list:
-    """Per item, the names and sizes of its files (zip members: size and CRC), read without
-    opening the files: what a chunk's reuse and the ``source.digest`` are checked against."""
+def _raw_files(items: list) -> list:
+    """The ``RawFile`` s of the items (a PKU-MMD video has two)."""
+    return [f for item in items for f in ((item.skeleton, item.labels) if isinstance(item, VideoFiles) else (item,))]
+
+
+def _signatures(items: list, memo: dict) -> list:
+    """Per item, the name, size and content of its files: plain files their sha256 (remembered in
+    ``memo`` while their size, mtime, ctime and inode stay, :mod:`.rawdigest`), zip members their
+    size and CRC-32 from the archive's directory. What a chunk's reuse and the ``source.digest``
+    are checked against, so a file changed in place is noticed even when its size is kept."""
     members: dict = {}
+    plain = [Path(f.container) / f.member for f in _raw_files(items) if not f.in_zip]
+    digests = file_digests(plain, memo)
 
     def sig(raw: RawFile) -> list:
         if not raw.in_zip:
-            return [raw.name, (Path(raw.container) / raw.member).stat().st_size]
+            path = Path(raw.container) / raw.member
+            return [raw.name, path.stat().st_size, digests[path]]
         if raw.container not in members:
             with zipfile.ZipFile(raw.container) as archive:
                 members[raw.container] = {i.filename: [i.file_size, i.CRC] for i in archive.infolist()}
@@ -126,7 +141,7 @@ def _signatures(items: list) -> list:
 def _settings(options: PrepareOptions, spec: DatasetSpec, profile) -> dict:
     """Everything besides the raw files that shapes a chunk's content."""
     settings = {"format_version": FORMAT_VERSION, "toolkit_version": actclr.__version__, "dataset": spec.name,
-                "profile": {"name": profile.name, "params": profile.params}}
+                "profile": {"name": profile.name, "params": profile.params}, "max_file_mb": options.max_file_mb}
     if spec.format == "pkummd":
         settings["pkummd_convention"] = options.pkummd_convention
     return settings
@@ -141,7 +156,8 @@ def _plan(options: PrepareOptions, spec: DatasetSpec, settings: dict, items: lis
         tasks.append(ChunkTask(index=index, dataset=spec.name, profile=settings["profile"]["name"],
                                profile_params=dict(options.profile_params), items=tuple(items[lo:lo + size]),
                                config=config, path=str(chunk_path(options.out, index)),
-                               pkummd_convention=options.pkummd_convention))
+                               pkummd_convention=options.pkummd_convention,
+                               max_file_bytes=options.max_file_mb << 20))
     return tasks
 
 
@@ -314,6 +330,8 @@ def prepare_dataset(options: PrepareOptions, reporter: Reporter | None = None, *
                     _stop_after_chunks: int | None = None) -> PrepareResult:
     """Build (or resume, or find complete) the prepared dataset described by ``options``.
 
+    Holds ``<out>/.lock`` while it works: a second concurrent run into the same ``out`` raises
+    :class:`PrepareError` at once, naming the holder's pid.
     ``_stop_after_chunks`` (tests only) raises :class:`PrepareInterrupted` once that many chunks
     were converted in this call, leaving the directory as an interrupted run would.
     """
@@ -325,23 +343,37 @@ def prepare_dataset(options: PrepareOptions, reporter: Reporter | None = None, *
         profile = get_profile(options.profile, **options.profile_params)
     except ValueError as error:
         raise PrepareError(str(error)) from None
-    profile_info = {"name": profile.name, "params": profile.params}
     out = Path(options.out)
-
     try:
         inventory = find_sources(spec.name, list(options.raw))
     except FileNotFoundError as error:
         raise PrepareError(str(error)) from None
     if not inventory.files:
-        raise PrepareError(f"no {spec.title} files found in {', '.join(map(str, options.raw))}")
+        unreadable = "".join(f"; {entry['file']}: {entry['reason']}" for entry in inventory.bad)
+        raise PrepareError(f"no {spec.title} files found in {', '.join(map(str, options.raw))}{unreadable}")
+    try:
+        with output_lock(out):
+            return _prepare_locked(options, spec, profile, inventory, reporter, _stop_after_chunks)
+    except OutputLocked as error:
+        raise PrepareError(str(error)) from None
+
+
+def _prepare_locked(options: PrepareOptions, spec: DatasetSpec, profile, inventory: Inventory, reporter: Reporter,
+                    stop_after: int | None) -> PrepareResult:
+    """:func:`prepare_dataset` once the output directory's lock is held."""
+    out = Path(options.out)
+    profile_info = {"name": profile.name, "params": profile.params}
     missing = missing_report(spec.name, inventory.found)
-    signatures = _signatures(inventory.files)
+    memo = load_memo(out / RAW_DIGESTS)
+    signatures = _signatures(inventory.files, memo)
     settings = _settings(options, spec, profile)
     source = {"files": len(inventory.files), "digest": _digest(signatures), "inventory": inventory.summary(),
               **({"pkummd_convention": options.pkummd_convention} if spec.format == "pkummd" else {})}
     config = _digest({"settings": settings, "shard_seed": options.shard_seed, "source": source["digest"]})
 
     existing = _claim_output(out, config, options.overwrite)
+    save_memo(out / RAW_DIGESTS, memo, [Path(f.container) / f.member for f in _raw_files(inventory.files)
+                                        if not f.in_zip])
     if existing is not None:
         reporter.info(f"{out} already holds this dataset (same settings and raw files); nothing to do")
         return PrepareResult(out=out, info=existing, reused=True)
@@ -350,11 +382,12 @@ def prepare_dataset(options: PrepareOptions, reporter: Reporter | None = None, *
     tasks = _plan(options, spec, settings, inventory.files, signatures)
     reporter.info(f"{len(inventory.files)} raw items in {len(tasks)} chunks, {options.workers} worker(s)")
     _clear_outputs(out)
-    chunks = _converted(tasks, options.workers, reporter, _stop_after_chunks)
+    chunks = _converted(tasks, options.workers, reporter, stop_after)
     ready_shape = (3, profile.frames, NUM_JOINTS, NUM_BODIES)
     table, averages, bad, chunk_skipped = _write_arrays(out, spec, profile_info, ready_shape, chunks, len(tasks),
                                                         reporter)
     skipped += chunk_skipped
+    bad = inventory.bad + bad
     for entry in chunk_skipped:
         reporter.warn(f"skipped {entry['file']}: {entry['reason']}")
     for b, mean in averages.items():

@@ -3,8 +3,10 @@
 ``find_sources(dataset, paths)`` walks each path (a directory, searched recursively, zip archives
 inside it included; a zip archive, read through its member list; or a single file) and sorts what
 it finds into the files to parse and the files to report: skipped (official missing list), unknown
-names, unpaired PKU-MMD files, duplicates. ``RawFile.read_bytes()`` works in worker processes (the archive is opened
-there). ``missing_report`` compares what was found with the registry's expected counts.
+names, unpaired PKU-MMD files, duplicates, and bad inputs (a ``.zip`` that cannot be read as an archive: truncated,
+damaged, unreadable). ``RawFile.read_bytes(limit)`` works in worker processes (the archive is
+opened there) and refuses a file or archive member larger than ``limit`` without inflating it.
+``missing_report`` compares what was found with the registry's expected counts.
 """
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ from .pkummd import pkummd_video
 
 _EXTENSIONS = {"ntu": ".skeleton", "pkummd": ".txt"}
 _OPEN_ZIPS: dict = {}
+#: Default cap on one raw file or archive member: real NTU files stay under ~4 MB and PKU-MMD
+#: skeleton files (whole videos) under ~15 MB; anything larger is refused as bad input.
+MAX_FILE_MB = 64
 
 
 @dataclass(frozen=True)
@@ -45,16 +50,41 @@ class RawFile:
         """``container/member``: for archive members, the archive path followed by the member."""
         return f"{self.container.rstrip('/')}/{self.member}"
 
-    def read_bytes(self) -> bytes:
-        """The file's bytes; archive damage (bad CRC, broken deflate data) raises ``ParseError``."""
+    def read_bytes(self, limit: int | None = None) -> bytes:
+        """The file's bytes; archive damage (bad CRC, broken deflate data) raises ``ParseError``.
+
+        With ``limit`` a file or member larger than ``limit`` bytes raises ``ParseError`` without
+        being read: its size (a member's declared uncompressed size) is checked first, and reading
+        stops at ``limit + 1`` bytes in case the declared size lies.
+        """
         if not self.in_zip:
-            return (Path(self.container) / self.member).read_bytes()
+            path = Path(self.container) / self.member
+            self._check_size(path.stat().st_size, limit, "bytes")
+            with open(path, "rb") as f:
+                return self._bounded(f, limit)
         try:
-            return _open_zip(self.container).read(self.member)
+            archive = _open_zip(self.container)
+            info = archive.getinfo(self.member)
+            self._check_size(info.file_size, limit, "bytes uncompressed (declared by the archive)")
+            with archive.open(info) as member:
+                return self._bounded(member, limit)
         except (zipfile.BadZipFile, zlib.error, EOFError) as error:
             raise ParseError(self.location, None, f"damaged zip member ({error})") from None
         except KeyError:
             raise ParseError(self.location, None, "member not found in the archive") from None
+
+    def _check_size(self, size: int, limit: int | None, what: str) -> None:
+        if limit is not None and size > limit:
+            raise ParseError(self.location, None, f"{size} {what}, more than the {limit >> 20} MiB cap "
+                                                  "(--max-file-mb); not read")
+
+    def _bounded(self, stream, limit: int | None) -> bytes:
+        """All of ``stream``, but at most ``limit`` bytes (``ParseError`` beyond)."""
+        data = stream.read() if limit is None else stream.read(limit + 1)
+        if limit is not None and len(data) > limit:
+            raise ParseError(self.location, None, f"more than the {limit >> 20} MiB cap (--max-file-mb) "
+                                                  "when read; reading stopped")
+        return data
 
 
 def _open_zip(path: str) -> zipfile.ZipFile:
@@ -83,6 +113,8 @@ class Inventory:
 
     ``files``: ``RawFile`` (NTU) or ``VideoFiles`` (PKU-MMD) to parse, sorted by name.
     ``skipped``/``unknown``/``unpaired``/``duplicates``: ``[{"file", "reason"}]`` reports.
+    ``bad``: ``[{"file", "line", "reason"}]`` raw inputs that cannot be read at all (a damaged
+    or truncated zip archive); they join ``dataset.json`` ``bad``.
     ``excluded``: files of the same format that belong to another dataset (e.g. NTU setups 18-32
     when preparing ntu60, or the other PKU-MMD part). ``found``: names of every sample file (NTU) or
     skeleton video (PKU-MMD) of the dataset that is present, including skipped and unpaired ones
@@ -95,6 +127,7 @@ class Inventory:
     unknown: list = field(default_factory=list)
     unpaired: list = field(default_factory=list)
     duplicates: list = field(default_factory=list)
+    bad: list = field(default_factory=list)
     excluded: int = 0
     found: list = field(default_factory=list)
 
@@ -102,34 +135,43 @@ class Inventory:
         """Counts of every category (for logs and ``dataset.json``)."""
         return {"dataset": self.dataset, "files": len(self.files), "skipped": len(self.skipped),
                 "unknown": len(self.unknown), "unpaired": len(self.unpaired),
-                "duplicates": len(self.duplicates), "excluded": self.excluded}
+                "duplicates": len(self.duplicates), "bad": len(self.bad), "excluded": self.excluded}
 
 
-def list_raw_files(path: str | Path) -> list[RawFile]:
+def list_raw_files(path: str | Path, bad: list | None = None) -> list[RawFile]:
     """Every file under a directory (recursive; zip archives found there are listed member by
-    member), in a zip archive, or the single file ``path``."""
+    member), in a zip archive, or the single file ``path``.
+
+    A ``.zip`` (or, given directly, a file with the zip signature) that cannot be read as an
+    archive is appended to ``bad`` as ``{"file", "line": None, "reason"}`` (``ParseError``
+    without ``bad``).
+    """
     path = Path(path)
     if path.is_dir():
         found = []
         for p in sorted(path.rglob("*")):
-            if p.suffix.lower() == ".zip" and zipfile.is_zipfile(p):
-                found += _zip_members(p)
+            if p.is_file() and p.suffix.lower() == ".zip":
+                found += _zip_members(p, bad)
             elif p.is_file():
                 found.append(RawFile(p.name, str(path), p.relative_to(path).as_posix()))
         return found
     if not path.exists():
         raise FileNotFoundError(f"raw input {path} does not exist")
-    if zipfile.is_zipfile(path):
-        return _zip_members(path)
+    if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
+        return _zip_members(path, bad)
     return [RawFile(path.name, str(path.parent), path.name)]
 
 
-def _zip_members(path: Path) -> list[RawFile]:
+def _zip_members(path: Path, bad: list | None) -> list[RawFile]:
     try:
         with zipfile.ZipFile(path) as archive:
             members = sorted(info.filename for info in archive.infolist() if not info.is_dir())
-    except zipfile.BadZipFile as error:
-        raise ParseError(str(path), None, f"cannot read zip archive ({error})") from None
+    except (zipfile.BadZipFile, OSError) as error:
+        reason = f"cannot read zip archive ({error}); truncated or damaged?"
+        if bad is None:
+            raise ParseError(str(path), None, reason) from None
+        bad.append({"file": str(path), "line": None, "reason": reason})
+        return []
     return [RawFile(PurePosixPath(m).name, str(path), m) for m in members]
 
 
@@ -149,7 +191,7 @@ def find_sources(dataset: str, paths: Sequence[str | Path]) -> Inventory:
     spec = registry.get_dataset(dataset)
     inventory = Inventory(dataset=dataset)
     extension = _EXTENSIONS[spec.format]
-    candidates = [f for p in paths for f in list_raw_files(p) if f.name.endswith(extension)]
+    candidates = [f for p in paths for f in list_raw_files(p, inventory.bad) if f.name.endswith(extension)]
     if spec.format == "ntu":
         _sort_ntu(spec, candidates, inventory)
     else:

@@ -139,7 +139,9 @@ def test_dataset_json_is_consistent(fixture_run):
     info = json.loads((out / "dataset.json").read_text())
     assert info == result.info
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert sorted(info["files"]) == [f for f in files if f != "dataset.json"]
+    hidden = [".lock", ".raw-digests.json"]  # the output lock and the raw digests memo: not part of the dataset
+    assert sorted(info["files"]) == [f for f in files if f not in ("dataset.json", *hidden)]
+    assert all(f in files for f in hidden)
     for rel, digest in info["files"].items():
         assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == digest
     assert info["fingerprint"] == compute_fingerprint(out)

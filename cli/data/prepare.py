@@ -13,6 +13,7 @@ from actclr.cli.progress import ConsoleProgress
 from actclr.pipelines.pkummd import CONVENTIONS
 from actclr.pipelines.prepare import PrepareError, PrepareOptions, Reporter, prepare_dataset
 from actclr.pipelines.report import bad_lines
+from actclr.pipelines.sources import MAX_FILE_MB
 from actclr.profiles import DEFAULT_PROFILE, get_profile, list_profiles, settable_params
 from actclr.registry import dataset_names
 
@@ -63,8 +64,10 @@ def _params(values: tuple) -> dict:
 @click.option("--overwrite", is_flag=True, help="Replace a different dataset already in --out.")
 @click.option("--pkummd-convention", type=click.Choice(CONVENTIONS), default="aimclr", show_default=True,
               help="PKU-MMD label frames: aimclr = 1-based inclusive (ActCLR), mamp = 0-based end-exclusive.")
+@click.option("--max-file-mb", type=click.IntRange(1), default=MAX_FILE_MB, show_default=True,
+              help="Largest raw file or zip member (uncompressed) accepted; larger ones are bad input, not read.")
 def prepare(dataset: str, raw: tuple, out: Path | None, profile: str, params: tuple, workers: int | None,
-            skip_bad: bool, shard_seed: int, overwrite: bool, pkummd_convention: str) -> None:
+            skip_bad: bool, shard_seed: int, overwrite: bool, pkummd_convention: str, max_file_mb: int) -> None:
     """Parse, normalize and store DATASET (ntu60, ntu120, pkummd1, pkummd2) from raw files.
 
     Writes manifest.parquet, skeletons.h5, shuffled WebDataset shards for every benchmark, the
@@ -80,7 +83,8 @@ def prepare(dataset: str, raw: tuple, out: Path | None, profile: str, params: tu
         raise click.BadParameter(str(error), param_hint="--param") from None
     options = PrepareOptions(dataset=dataset, raw=tuple(raw), out=out or Path("data") / dataset, profile=profile,
                              profile_params=profile_params, workers=workers or os.cpu_count() or 1,
-                             shard_seed=shard_seed, overwrite=overwrite, pkummd_convention=pkummd_convention)
+                             shard_seed=shard_seed, overwrite=overwrite, pkummd_convention=pkummd_convention,
+                             max_file_mb=max_file_mb)
     try:
         with ConsoleReporter(console) as reporter:
             result = prepare_dataset(options, reporter)
