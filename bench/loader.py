@@ -7,7 +7,9 @@ sample) plus the official baseline files (one ``(N, 3, 50, 25, 2)`` float32 ``.n
 epoch with 0, 1 and 2 DataLoader workers per loader. ``ShardStream`` runs twice: verified (every
 shard hashed as it streams and checked against ``dataset.json``, the default) and unverified
 (``verify=False``, i.e. ``--no-verify``), and the table ends with the cost of verification (median
-over ``--repeat`` interleaved runs). Each configuration runs in a fresh Python
+over ``--repeat`` interleaved runs), in samples/s and in CPU time per sample (user + system of the
+main process and its workers, which a loaded machine disturbs much less than wall time). Each
+configuration runs in a fresh Python
 process so its peak memory is its own. Memory is reported three ways: the peak RSS of the main
 process (``VmHWM``) and of the largest worker (``RUSAGE_CHILDREN`` ``ru_maxrss``; a forked worker's
 RSS counts the pages it shares with the main process, e.g. torch's libraries), and the peak PSS of
@@ -171,9 +173,16 @@ class PssSampler(threading.Thread):
 
 
 # ---------------------------------------------------------------- one configuration (child process)
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its reaped children (the loader workers)."""
+    return sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for field in ("ru_utime", "ru_stime"))
+
+
 def run_one(kind: str, root: Path, workers: int, batch_size: int, max_batches: int | None) -> dict:
     torch.set_num_threads(1)
     rss_start = peak_rss_mb()
+    cpu_start = cpu_seconds()
     sampler = PssSampler()
     sampler.start()
     loader = make(kind, root, workers, batch_size)
@@ -188,12 +197,14 @@ def run_one(kind: str, root: Path, workers: int, batch_size: int, max_batches: i
     del batches, loader  # workers exit and are reaped, so RUSAGE_CHILDREN covers them
     sampler.stop.set()
     sampler.join()
+    cpu = cpu_seconds() - cpu_start
     return {
         "kind": kind,
         "workers": workers,
         "samples": samples + len(first[0]),
         "first_batch_s": after_first - start,
         "samples_per_s": samples / (end - after_first),
+        "cpu_ms_per_sample": 1000 * cpu / (samples + len(first[0])),
         "rss_start_mb": rss_start,
         "rss_main_mb": peak_rss_mb(),
         "rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if workers else 0.0,
@@ -218,28 +229,33 @@ def show(results: list[dict], console: Console) -> None:
             f"{r['pss_total_mb']:.0f} MB" if r["pss_total_mb"] else "n/a",
         )
     console.print(table)
-    cost = Table(title="Cost of shard verification (sha256 while streaming; median samples/s)")
-    for name in ("workers", "runs", "verified", "unverified", "cost"):
+    cost = Table(title="Cost of shard verification (sha256 while streaming; medians over the runs)")
+    for name in ("workers", "runs", "samples/s verified", "unverified", "cost", "CPU ms/sample verified",
+                 "unverified", "CPU cost"):
         cost.add_column(name, justify="right")
     for workers, row in verification_cost(results).items():
         cost.add_row(str(workers), str(row["runs"]), f"{row['verified']:,.0f}", f"{row['unverified']:,.0f}",
-                     f"{row['cost_percent']:+.1f} %")
+                     f"{row['cost_percent']:+.1f} %", f"{row['cpu_ms_verified']:.3f}",
+                     f"{row['cpu_ms_unverified']:.3f}", f"{row['cpu_cost_percent']:+.1f} %")
     if cost.rows:
         console.print(cost)
 
 
 def verification_cost(results: list[dict]) -> dict:
     """Per worker count measured both ways: median samples/s verified and not, and the cost in %."""
-    rates: dict = {}
+    runs: dict = {}
     for r in results:
         if r["kind"] in KINDS[2:]:
-            rates.setdefault(r["workers"], {}).setdefault(r["kind"], []).append(r["samples_per_s"])
+            runs.setdefault(r["workers"], {}).setdefault(r["kind"], []).append(r)
     cost = {}
-    for workers, by_kind in sorted(rates.items()):
+    for workers, by_kind in sorted(runs.items()):
         if len(by_kind) == 2:
-            verified, unverified = (statistics.median(by_kind[k]) for k in KINDS[2:])
-            cost[workers] = {"runs": len(by_kind[KINDS[2]]), "verified": verified, "unverified": unverified,
-                             "cost_percent": 100 * (1 - verified / unverified)}
+            (rate, rate_off), (cpu, cpu_off) = (
+                [statistics.median(r[field] for r in by_kind[k]) for k in KINDS[2:]]
+                for field in ("samples_per_s", "cpu_ms_per_sample"))
+            cost[workers] = {"runs": len(by_kind[KINDS[2]]), "verified": rate, "unverified": rate_off,
+                             "cost_percent": 100 * (1 - rate / rate_off), "cpu_ms_verified": cpu,
+                             "cpu_ms_unverified": cpu_off, "cpu_cost_percent": 100 * (cpu / cpu_off - 1)}
     return cost
 
 

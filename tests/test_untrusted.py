@@ -316,3 +316,30 @@ def test_pretrain_stops_on_a_modified_shard_unless_no_verify(dataset, tmp_path, 
     result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "unverified"), "--no-verify"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "unverified" / "encoder.pt").is_file()
+
+
+@pytest.mark.parametrize("kind", ["external link", "external storage"])
+def test_an_hdf5_file_reaching_outside_itself_is_refused(dataset, tmp_path, kind):
+    import h5py
+    import numpy as np
+
+    from actclr.data import H5Samples
+    from actclr.store.hdf5 import open_h5
+
+    outside = tmp_path / "outside.h5"
+    with h5py.File(dataset / "skeletons.h5", "r") as f, h5py.File(outside, "w") as g:
+        g["ready"] = f["ready"][()]
+    raw = tmp_path / "outside.bin"
+    with h5py.File(dataset / "skeletons.h5", "a") as f:
+        shape = f["ready"].shape
+        del f["ready"]
+        if kind == "external link":
+            f["ready"] = h5py.ExternalLink(str(outside), "ready")
+        else:
+            np.zeros(shape, np.float32).tofile(raw)
+            f.create_dataset("ready", shape=shape, dtype=np.float32, external=[(str(raw), 0, h5py.h5f.UNLIMITED)])
+    with pytest.raises(UnsafePathError, match="'ready' .*; refused"):
+        open_h5(dataset / "skeletons.h5")
+    with pytest.raises(UnsafePathError, match="refused"):
+        H5Samples(dataset / "skeletons.h5")
+    assert any("refused" in p for p in verify_dataset(dataset))

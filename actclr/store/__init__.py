@@ -3,6 +3,9 @@
 Writers live in ``hdf5``, ``shards``, ``manifest``, ``average``, ``fingerprint``, ``checksums``,
 ``atomic`` and ``partial`` (chunk files of an unfinished run); ``actclr.pipelines.prepare``
 orchestrates them. ``reader`` opens a dataset (local or remote), ``verify`` checks one.
+A dataset is untrusted input: ``paths`` checks every name read from it, ``members`` owns the
+shard member vocabulary and its safe decoders, ``shardfile`` reads a shard strictly (hashing it
+as it streams, through ``streams``).
 """
 from actclr.store.fingerprint import compute_fingerprint
 from actclr.store.reader import PreparedDataset, open_dataset

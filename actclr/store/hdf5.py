@@ -16,6 +16,7 @@ import numpy as np
 
 from actclr.store.atomic import atomic_path
 from actclr.store.manifest import FORMAT_VERSION
+from actclr.store.paths import UnsafePathError
 
 FRAME_SHAPE = (2, 25, 3)
 #: ``ready`` sample shape ``(C, T, V, M)`` of the default profile (``T`` = the profile's ``frames``).
@@ -116,6 +117,24 @@ def video_writer(path: str | os.PathLike, dataset: str) -> Iterator[VideoWriter]
         yield VideoWriter(f, dataset)
 
 
+def check_self_contained(f: h5py.File) -> None:
+    """Refuse an HDF5 file that reaches outside itself (a dataset's files choose no path):
+    external links, datasets stored in external files, virtual datasets (``UnsafePathError``)."""
+
+    def visit(name: str, link) -> str | None:   # a returned value stops the walk (h5py)
+        if isinstance(link, h5py.ExternalLink):
+            return f"{f.filename}: {name!r} is an external link to {link.filename}; refused"
+        if isinstance(link, h5py.HardLink):
+            obj = f[name]
+            if isinstance(obj, h5py.Dataset) and (obj.external or obj.is_virtual):
+                return f"{f.filename}: dataset {name!r} keeps its data in other files; refused"
+        return None
+
+    problem = f.visititems_links(visit)
+    if problem:
+        raise UnsafePathError(problem)
+
+
 _TRUNCATED = re.compile(r"truncated file: eof = (\d+).*stored_eof = (\d+)")
 
 
@@ -130,12 +149,19 @@ def _open_problem(message: str) -> str:
 def open_h5(path: str | os.PathLike, rdcc_nbytes: int = 32 << 20) -> h5py.File:
     """Open read-only with a chunk cache (32 MiB default: good for random per-sample reads).
 
-    Raises ``OSError`` (the same subtype as h5py's) whose message names the file and the problem.
+    Raises ``OSError`` (the same subtype as h5py's) whose message names the file and the problem,
+    and ``UnsafePathError`` for a file that is not self-contained (:func:`check_self_contained`).
     """
     try:
-        return h5py.File(path, "r", rdcc_nbytes=rdcc_nbytes)
+        f = h5py.File(path, "r", rdcc_nbytes=rdcc_nbytes)
     except OSError as err:
         raise type(err)(f"{os.fspath(path)}: cannot read this HDF5 file: {_open_problem(str(err))}") from err
+    try:
+        check_self_contained(f)
+    except UnsafePathError:
+        f.close()
+        raise
+    return f
 
 
 def ragged_item(group: h5py.Group, i: int) -> np.ndarray:

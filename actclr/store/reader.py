@@ -8,7 +8,7 @@ What works where:
   hashed as they stream); ``h5_path`` / ``videos_path`` / :meth:`PreparedDataset.local_path`
   download the file into the cache (``$ACTCLR_CACHE`` or ``~/.cache/actclr``, one folder per
   fingerprint), hashing it as it arrives, and check a cached copy against the sha256 in the
-  server's current ``dataset.json`` on every use.
+  server's current ``dataset.json`` each time the dataset is opened.
 
 ``dataset.json`` is untrusted: its file names, benchmark names and fingerprint are checked by
 :mod:`actclr.store.paths` when it is opened, and every location is built from the dataset's own.
@@ -71,6 +71,7 @@ class PreparedDataset:
         except (UnicodeDecodeError, json.JSONDecodeError) as exn:
             raise ValueError(f"{where}: not JSON ({exn})") from None
         self.info: dict = check_info(info, where)
+        self._checked: dict = {}             # cached files checked against self.info (remote)
 
     @property
     def is_local(self) -> bool:
@@ -124,16 +125,20 @@ class PreparedDataset:
         """A local path of a dataset file, downloading it into :attr:`cache_dir` when remote.
 
         With ``check`` a cached copy is compared with the sha256 of the server's ``dataset.json``
-        (read when the dataset was opened) on every call and fetched again when it differs; a
-        download whose sha256 differs raises ``ValueError`` (``DigestMismatchError``).
+        (read when the dataset was opened) on its first use since then, and fetched again when
+        it differs; a download whose sha256 differs raises ``ValueError`` (``DigestMismatchError``)
+        and is not kept.
         """
         if self.root is not None:
             return Path(self.url_of(relative))
         target = local_file(self.cache_dir, relative, self.location)
         expected = self.sha256_of(relative) if check else None
-        if target.is_file() and (expected is None or sha256_file(target) == expected):
-            return target
-        self._download(relative, target, expected)
+        if expected is not None and self._checked.get(relative) == expected:
+            return target                    # already checked since this dataset was opened
+        if not (target.is_file() and (expected is None or sha256_file(target) == expected)):
+            self._download(relative, target, expected)
+        if expected is not None:
+            self._checked[relative] = expected
         return target
 
     def local_copy(self) -> Path:
