@@ -180,6 +180,35 @@ def test_a_crafted_shard_url_is_refused_locally_and_over_http(dataset, tmp_path,
             ShardStream.from_dataset_dir(base, "xsub", "train", 4)
         assert any("train.json: file name" in p for p in verify_dataset(base, cache_dir=tmp_path / "cache"))
     assert not marker.exists()
+    written = {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*") if not p.is_relative_to(dataset)}
+    assert written <= {"cache", "outside.tar"} and written != set()  # verify downloaded into the cache only
+
+
+def test_a_redirect_to_another_host_is_refused(dataset):
+    import functools
+    import http.server
+    import threading
+
+    class Redirecting(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.path.endswith(".tar"):
+                self.send_response(302)
+                self.send_header("Location", f"http://localhost:{self.server.server_address[1]}{self.path}")
+                self.end_headers()
+            else:
+                super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Redirecting, directory=str(dataset)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(CorruptShardError, match="redirect to another host refused: http://localhost:"):
+            stream_all(f"http://127.0.0.1:{server.server_address[1]}/")
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_pipe_urls_are_refused_by_the_stream(tmp_path):
