@@ -8,14 +8,14 @@ a dataset); removing it on release would let two later runs lock two different f
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 try:
     import fcntl
 except ImportError:  # Windows: no flock; prepare runs unlocked there
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = ".lock"
 

@@ -47,8 +47,8 @@ from actclr.store.manifest import FORMAT_VERSION, SPLITS, ManifestBuilder, split
 from actclr.store.partial import PARTIAL_DIR, ChunkResult, chunk_config, chunk_path, load_chunk
 
 from .convert import ChunkTask, run_chunk
-from .pkummd import CONVENTIONS
 from .lock import OutputLocked, output_lock
+from .pkummd import CONVENTIONS
 from .rawdigest import file_digests, load_memo, save_memo
 from .report import benchmark_rules, class_counts, missing_line, split_counts
 from .sources import MAX_FILE_MB, Inventory, RawFile, VideoFiles, find_sources, missing_report

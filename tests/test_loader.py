@@ -5,7 +5,6 @@ import functools
 import http.server
 import io
 import itertools
-import shutil
 import tarfile
 import threading
 from collections import Counter

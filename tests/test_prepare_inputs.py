@@ -131,10 +131,8 @@ def test_a_second_concurrent_prepare_is_refused_with_the_holders_pid(raw, tmp_pa
 def test_the_lock_is_exclusive_within_a_process_too(tmp_path):
     from actclr.pipelines.lock import OutputLocked
 
-    with output_lock(tmp_path):
-        with pytest.raises(OutputLocked, match=f"pid {os.getpid()}"):
-            with output_lock(tmp_path):
-                pass
+    with output_lock(tmp_path), pytest.raises(OutputLocked, match=f"pid {os.getpid()}"), output_lock(tmp_path):
+        pass
     with output_lock(tmp_path):
         pass
 

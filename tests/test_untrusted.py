@@ -239,7 +239,7 @@ def test_a_crafted_fingerprint_never_names_a_cache_directory(dataset, tmp_path, 
     with serve(dataset) as base:
         ds = open_dataset(base, cache_dir=cache)
         with pytest.raises(UnsafePathError, match="fingerprint"):
-            ds.h5_path
+            _ = ds.h5_path
         assert "fingerprint" in verify_dataset(base, cache_dir=cache)[0]
     assert not cache.exists() and not (tmp_path / "evil").exists()
 
@@ -281,9 +281,8 @@ def test_a_flipped_byte_in_a_local_shard_stops_training(dataset):
 
 def test_a_flipped_byte_in_a_served_shard_stops_training(dataset):
     flip_byte(dataset / SHARD)
-    with serve(dataset) as base:
-        with pytest.raises(CorruptShardError, match=f"shard {base}{SHARD}: sha256 differs from dataset.json"):
-            stream_all(base)
+    with serve(dataset) as base, pytest.raises(CorruptShardError, match=f"shard {base}{SHARD}: sha256 differs"):
+        stream_all(base)
 
 
 def test_a_modified_index_is_refused(dataset):
@@ -307,7 +306,7 @@ def test_a_changed_served_file_is_noticed_with_a_warm_cache(dataset, tmp_path):
             stream_all(base)
         # verify left the served (bad) h5 in the cache: the next use checks it and fetches again
         with pytest.raises(ValueError, match="skeletons.h5 \\(download\\): sha256 differs from dataset.json"):
-            open_dataset(base, cache_dir=cache).h5_path
+            _ = open_dataset(base, cache_dir=cache).h5_path
         (dataset / "skeletons.h5").write_bytes(original)
         assert open_dataset(base, cache_dir=cache).h5_path.read_bytes() == original
 

@@ -156,7 +156,7 @@ class ShardStream(IterableDataset):
         mode: Mode = "exact",
         samples_per_epoch: int | None = None,
         shard_sizes: Sequence[int] | None = None,
-        sha256: Sequence[str] | None = None,
+        sha256: Sequence[str | None] | None = None,
         rank: int | None = None,
         world_size: int | None = None,
     ) -> None:
@@ -283,8 +283,8 @@ class ShardStream(IterableDataset):
         worker, num_workers = _worker()
         epoch = self.epoch
         stream = stream_id(self.rank, worker, num_workers)
-        sizes = self.shard_sizes or [None] * len(self.urls)
-        checks = dict(zip(self.urls, zip(sizes, self.sha256 or [None] * len(self.urls))))
+        nothing: list[None] = [None] * len(self.urls)
+        checks = dict(zip(self.urls, zip(self.shard_sizes or nothing, self.sha256 or nothing)))
         stages = [
             self._shard_source(epoch, stream, num_workers),
             lambda shards: read_shards(shards, checks),

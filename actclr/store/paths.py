@@ -47,13 +47,14 @@ def check_name(name: object, where: str) -> str:
         elif any(part.startswith(".") for part in parts):
             problem = "has a hidden ('.') component"
     if problem:
-        raise UnsafePathError(f"{where}: file name {name!r} {problem}; only relative paths inside the dataset are allowed")
+        raise UnsafePathError(f"{where}: file name {name!r} {problem}; "
+                              "only relative paths inside the dataset are allowed")
     return name
 
 
 def check_component(name: object, where: str) -> str:
     """``name`` if it is a single safe path component (a benchmark or split name)."""
-    check_name(name, where)
+    name = check_name(name, where)
     if "/" in name:
         raise UnsafePathError(f"{where}: name {name!r} must be a single path component")
     return name

@@ -9,7 +9,7 @@ grouped into samples as webdataset does (consecutive members sharing the key bef
 from __future__ import annotations
 
 import tarfile
-from typing import Iterator
+from collections.abc import Iterator
 
 from actclr.store.members import MemberError, split_member
 from actclr.store.streams import DigestMismatchError, HashingReader, open_location
@@ -35,15 +35,17 @@ def _members(tar: tarfile.TarFile) -> Iterator[tuple[str, str, bytes]]:
         if not info.isreg():
             raise MemberError(f"member {info.name!r} is not a regular file; refused")
         key, member = split_member(info.name, info.size)
-        yield key, member, tar.extractfile(info).read()
-        tar.members = []            # a streamed tar would otherwise keep every header
+        data = tar.extractfile(info)
+        assert data is not None  # a regular file always has content
+        yield key, member, data.read()
+        tar.members = []  # type: ignore[attr-defined]  # a streamed tar would otherwise keep every header
 
 
 def _samples(location: str, sha256: str | None) -> Iterator[dict]:
     """The raw samples of the shard, in order; with ``sha256`` the digest is checked at its end."""
     with HashingReader(open_location(location), sha256) as stream:
         sample: dict = {}
-        with tarfile.open(fileobj=stream, mode="r|") as tar:
+        with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
             for key, member, data in _members(tar):
                 if sample and key != sample["__key__"]:
                     yield sample

@@ -105,7 +105,7 @@ class HashingReader:
     def close(self) -> None:
         self.raw.close()
 
-    def __enter__(self) -> "HashingReader":
+    def __enter__(self) -> HashingReader:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -149,9 +149,10 @@ def check_shards(ds: PreparedDataset, table: pa.Table) -> list:
                         continue
                     for s in samples:
                         i = s.get(META, {}).get("index")
+                        x = s.get(SKELETON)
                         seen.append(i)
                         if not isinstance(i, int) or not (0 <= i < len(keys)) or s["__key__"] != keys[i] \
-                                or s.get(LABEL) != labels[i] or not np.array_equal(s.get(SKELETON), ready[i]):
+                                or s.get(LABEL) != labels[i] or x is None or not np.array_equal(x, ready[i]):
                             problems.append(f"{name}: sample {s['__key__']} differs from "
                                             f"manifest/h5 row {i}")
                 if sorted(seen, key=str) != sorted(expected_rows, key=str):
