@@ -66,7 +66,8 @@ def open_location(location: str) -> BinaryIO:
 
 
 class HashingReader:
-    """A read-only stream over ``raw`` that feeds every byte read into a sha256.
+    """A read-only stream over ``raw`` that feeds every byte read into a sha256 (when there is an
+    ``expected`` digest to compare it with).
 
     :meth:`finish` reads what is left (a tar reader stops before the archive's end padding) and
     raises :class:`DigestMismatchError` if the whole content differs from ``expected``.
@@ -80,7 +81,8 @@ class HashingReader:
 
     def read(self, n: int = -1) -> bytes:
         data = self.raw.read(n)
-        self.hash.update(data)
+        if self.expected is not None:   # nothing to compare with: no hashing
+            self.hash.update(data)
         self.size += len(data)
         return data
 
