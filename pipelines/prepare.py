@@ -1,7 +1,9 @@
 """``actclr-data prepare``: raw files -> a prepared dataset directory (``docs/data-format.md``).
 
 1. Enumerate the raw inputs (``sources.find_sources``), sorted by key, and compare them with the
-   registry's expected counts (one line of information: small trees are fine).
+   registry's expected counts (one line of information: small trees are fine). Then lock
+   ``<out>/.lock`` (one run per output directory) and fingerprint every raw file by content
+   (``rawdigest``).
 2. Convert chunks of files (parse + profile) in a process pool; each chunk is saved atomically as
    ``<out>/.partial/chunk-NNNNNN.npz`` together with the hash of its configuration, so an
    interrupted run resumes by reusing the chunks whose hash matches.
