@@ -49,7 +49,10 @@ def check_info(info: object, where: str) -> dict:
     for name, digest in files.items():
         check_name(name, f"{where} files")
         check_digest(digest, f"{where} files[{name!r}]")
-    for benchmark in info.get("counts", {}) or {}:
+    counts = info.get("counts", {})
+    if not isinstance(counts, dict):
+        raise ValueError(f"{where}: 'counts' is not an object")
+    for benchmark in counts:
         check_component(benchmark, f"{where} counts")
     return info
 
