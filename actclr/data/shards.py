@@ -30,6 +30,7 @@ from actclr.data.splitting import (
     stream_shards,
 )
 from actclr.skeleton import NUM_BODIES, NUM_COORDS, NUM_JOINTS
+from actclr.store.errors import DatasetError
 from actclr.store.members import LABEL, SKELETON, read_cls, read_npy
 from actclr.store.shardfile import CorruptShardError, read_shard
 from actclr.store.shards import read_shard_index
@@ -205,11 +206,11 @@ class ShardStream(IterableDataset):
         """
         index = read_shard_index(dataset, benchmark, split, verify=verify)
         if not index.urls:
-            raise ValueError(f"{index.location}: the {benchmark}/{split} split has no shards (empty split)")
+            raise DatasetError(f"{index.location}: the {benchmark}/{split} split has no shards (empty split)")
         if verify:
             unlisted = [f for f, digest in zip(index.files, index.sha256) if digest is None]
             if unlisted:
-                raise ValueError(f"{index.location}: {unlisted[0]} is not listed in dataset.json 'files', "
+                raise DatasetError(f"{index.location}: {unlisted[0]} is not listed in dataset.json 'files', "
                                  "so it cannot be verified (verify=False to stream it anyway)")
         return cls(index.urls, batch_size, shard_sizes=index.sizes, sha256=index.sha256 if verify else None, **kw)
 

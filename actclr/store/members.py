@@ -16,13 +16,15 @@ import re
 
 import numpy as np
 
+from actclr.store.errors import DatasetError
+
 SKELETON, LABEL, META = "skeleton.npy", "cls", "json"
 #: Largest member accepted (a ready tensor is 30 KB at 50 frames; 16 MiB leaves room for long profiles).
 MAX_MEMBER_BYTES = 16 << 20
 _KEY = re.compile(r"[^/.\x00-\x1f]+")
 
 
-class MemberError(ValueError):
+class MemberError(DatasetError):
     """A tar member outside the vocabulary, or one whose content its decoder refuses."""
 
 

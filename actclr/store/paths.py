@@ -20,11 +20,13 @@ import re
 import urllib.parse
 from pathlib import Path, PurePosixPath
 
+from actclr.store.errors import DatasetError
+
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f:\\]")
 
 
-class UnsafePathError(ValueError):
+class UnsafePathError(DatasetError):
     """A name from a dataset that is not a relative POSIX path inside it; names where it came from."""
 
 

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from actclr.store.atomic import atomic_path, write_bytes
 from actclr.store.checksums import sha256_file
+from actclr.store.errors import DatasetError
 from actclr.store.manifest import read_manifest
 from actclr.store.paths import check_component, check_digest, check_name, local_file, url_of
 from actclr.store.streams import HashingReader, http_open, local_path
@@ -42,16 +43,16 @@ def check_info(info: object, where: str) -> dict:
     """``dataset.json`` content with its names checked: ``files`` keys (relative paths inside the
     dataset) and values (sha256 digests), ``counts`` keys (benchmark names, path components)."""
     if not isinstance(info, dict):
-        raise ValueError(f"{where}: not a JSON object")
+        raise DatasetError(f"{where}: not a JSON object")
     files = info.get("files", {})
     if not isinstance(files, dict):
-        raise ValueError(f"{where}: 'files' is not an object")
+        raise DatasetError(f"{where}: 'files' is not an object")
     for name, digest in files.items():
         check_name(name, f"{where} files")
         check_digest(digest, f"{where} files[{name!r}]")
     counts = info.get("counts", {})
     if not isinstance(counts, dict):
-        raise ValueError(f"{where}: 'counts' is not an object")
+        raise DatasetError(f"{where}: 'counts' is not an object")
     for benchmark in counts:
         check_component(benchmark, f"{where} counts")
     return info
@@ -72,7 +73,7 @@ class PreparedDataset:
         try:
             info = json.loads(self._info_bytes)
         except (UnicodeDecodeError, json.JSONDecodeError) as exn:
-            raise ValueError(f"{where}: not JSON ({exn})") from None
+            raise DatasetError(f"{where}: not JSON ({exn})") from None
         self.info: dict = check_info(info, where)
         self._checked: dict = {}             # cached files checked against self.info (remote)
 
@@ -106,7 +107,8 @@ class PreparedDataset:
         """The sha256 that ``dataset.json`` lists for ``relative`` (``ValueError`` if it lists none)."""
         digest = self.info.get("files", {}).get(relative)
         if digest is None:
-            raise ValueError(f"{self.url_of(relative)}: not listed in {DATASET_JSON} 'files', so it cannot be verified")
+            raise DatasetError(f"{self.url_of(relative)}: not listed in {DATASET_JSON} 'files', "
+                               "so it cannot be verified")
         return digest
 
     @property

@@ -11,22 +11,14 @@ from __future__ import annotations
 import tarfile
 from collections.abc import Iterator
 
+from actclr.store.errors import DatasetError
 from actclr.store.members import MemberError, split_member
 from actclr.store.streams import DigestMismatchError, HashingReader, open_location
 
 
-class CorruptShardError(ValueError):
+class CorruptShardError(DatasetError):
     """A shard cannot be read, holds a refused member or differs from its sha256; the message
-    starts with ``shard <location>:``.
-
-    A DataLoader worker's exception is re-raised in the main process as ``type(msg)`` with the
-    worker's whole traceback as ``msg``; the original one-line message is kept instead.
-    """
-
-    def __init__(self, message: str):
-        if message.startswith("Caught ") and "\nOriginal Traceback" in message:
-            message = message.rstrip().rsplit(f"{type(self).__name__}: ", 1)[-1]
-        super().__init__(message)
+    starts with ``shard <location>:``."""
 
 
 def _members(tar: tarfile.TarFile) -> Iterator[tuple[str, str, bytes]]:

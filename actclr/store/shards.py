@@ -19,6 +19,7 @@ import numpy as np
 import webdataset as wds
 
 from actclr.store.atomic import atomic_path, write_json
+from actclr.store.errors import DatasetError
 from actclr.store.members import LABEL, META, SKELETON
 from actclr.store.paths import UnsafePathError, check_component, check_name
 from actclr.store.reader import PreparedDataset, open_dataset
@@ -106,7 +107,7 @@ def read_shard_index(dataset, benchmark: str, split: str, verify: bool = True) -
     or its location: directory, ``file://`` or ``http(s)://`` URL).
 
     With ``verify`` the index's bytes must match their sha256 in ``dataset.json``. Raises
-    ``FileNotFoundError``/``ValueError`` naming the index when it is missing, unsafe (a shard
+    ``FileNotFoundError``/``DatasetError`` naming the index when it is missing, unsafe (a shard
     ``url`` that is not a relative path inside the dataset) or inconsistent.
     """
     ds = dataset if isinstance(dataset, PreparedDataset) else open_dataset(dataset)
@@ -118,11 +119,11 @@ def read_shard_index(dataset, benchmark: str, split: str, verify: bool = True) -
     except OSError as exn:
         raise FileNotFoundError(f"{location}: cannot read the shard index ({exn})") from exn
     if verify and hashlib.sha256(data).hexdigest() != ds.sha256_of(name):
-        raise ValueError(f"{location}: sha256 differs from dataset.json (index modified or corrupted)")
+        raise DatasetError(f"{location}: sha256 differs from dataset.json (index modified or corrupted)")
     try:
         index = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exn:
-        raise ValueError(f"{location}: not a JSON shard index ({exn})") from exn
+        raise DatasetError(f"{location}: not a JSON shard index ({exn})") from exn
     try:
         entries = index["shards"]
         files = [f"{folder}/{check_name(entry['url'], location)}" for entry in entries]
@@ -131,14 +132,14 @@ def read_shard_index(dataset, benchmark: str, split: str, verify: bool = True) -
     except UnsafePathError:
         raise
     except (KeyError, TypeError, ValueError) as exn:
-        raise ValueError(f"{location}: malformed shard index (missing or bad field {exn})") from exn
+        raise DatasetError(f"{location}: malformed shard index (missing or bad field {exn})") from exn
     if (index.get("benchmark"), index.get("split")) != (benchmark, split):
-        raise ValueError(
+        raise DatasetError(
             f"{location}: index is for {index.get('benchmark')}/{index.get('split')}, "
             f"expected {benchmark}/{split}"
         )
     if sum(sizes) != num_samples:
-        raise ValueError(f"{location}: shard sizes add up to {sum(sizes)}, num_samples says {num_samples}")
+        raise DatasetError(f"{location}: shard sizes add up to {sum(sizes)}, num_samples says {num_samples}")
     digests = [ds.info.get("files", {}).get(f) for f in files]
     return ShardIndex(location, benchmark, split, num_samples, index.get("shard_seed"), files,
                       [ds.url_of(f) for f in files], sizes, digests)

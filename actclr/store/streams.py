@@ -14,12 +14,14 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
+from actclr.store.errors import DatasetError
+
 #: Seconds an http request may stall before it fails.
 HTTP_TIMEOUT = 60
 _BLOCK = 1 << 20
 
 
-class DigestMismatchError(ValueError):
+class DigestMismatchError(DatasetError):
     """The bytes read differ from their listed sha256."""
 
 
@@ -42,14 +44,14 @@ def is_http(location: str) -> bool:
 
 
 def local_path(location: str) -> Path | None:
-    """The local path of a path or ``file://`` URL; ``None`` for http(s); ``ValueError`` for other schemes."""
+    """The local path of a path or ``file://`` URL; ``None`` for http(s); ``DatasetError`` for other schemes."""
     parsed = urllib.parse.urlsplit(str(location))
     if parsed.scheme in ("http", "https"):
         return None
     if parsed.scheme == "file":
         return Path(urllib.request.url2pathname(parsed.path))
     if parsed.scheme and len(parsed.scheme) > 1:   # one letter: a Windows drive
-        raise ValueError(f"{location}: unsupported location scheme {parsed.scheme!r} "
+        raise DatasetError(f"{location}: unsupported location scheme {parsed.scheme!r} "
                          "(use a local path, file:// or http(s)://)")
     return Path(location)
 

@@ -16,9 +16,10 @@ from actclr.store.reader import open_dataset
 def verify(location: str, cache_dir: str | None) -> None:
     """Check the prepared dataset at LOCATION (directory, file:// or http(s):// URL).
 
-    Every file's sha256, every shard read with plain webdataset against its index, the manifest
-    and the HDF5 files, the average motions (recomputed) and the fingerprint (recomputed). Exits
-    with status 1 and lists the problems if anything is wrong. A remote dataset is downloaded first.
+    Every file's sha256, every shard read strictly (member vocabulary, safe decoders) against its
+    index, the manifest and the HDF5 files, the average motions (recomputed) and the fingerprint
+    (recomputed). Exits with status 1 and lists the problems if anything is wrong. A remote
+    dataset is downloaded again first (what the server serves now).
     """
     console = Console()
     with console.status(f"verifying {location} ..."):
