@@ -16,7 +16,7 @@ from actclr.augment.mix import CUTMIX, MIXUP, RESIZEMIX, MixResult, skeleton_mix
 from actclr.augment.noise import gaussian_noise
 from actclr.augment.partner import partner_index
 from actclr.augment.pipeline import AugmentConfigError, Augmenter, Stage, Step, build_augmenter
-from actclr.augment.presets import official_config, official_curriculum, official_views
+from actclr.augment.presets import aimclr_views, official_config, official_curriculum, official_views
 from actclr.augment.registry import TRANSFORMS, Transform, get_transform
 from actclr.augment.rotate import rotate
 from actclr.augment.shear import shear
@@ -27,6 +27,7 @@ from actclr.augment.temporal_flip import temporal_flip
 __all__ = [
     "AddNoise", "AugmentConfigError", "Augmenter", "AxisMap", "CUTMIX", "CoordMap", "Effect", "MIXUP",
     "MixResult", "RESIZEMIX", "STREAMS", "Stage", "Step", "TRANSFORMS", "Transform", "actionlet_combine",
+    "aimclr_views",
     "apply_fused", "apply_in_turn", "axis_mask", "bone_shrink",
     "build_augmenter", "gaussian_blur", "gaussian_noise", "get_transform", "official_config",
     "official_curriculum", "official_views", "partner_index", "rotate", "shear", "skeleton_adain",

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from actclr.augment import Augmenter, build_augmenter, official_config
 from actclr.methods.actclr import OFFICIAL, ActCLR, ActCLROptions
+from actclr.methods.aimclr import AimCLR, AimCLROptions
 from actclr.methods.moco import MomentumContrast
 from actclr.methods.mocov2 import MoCoV2, MoCoV2Options
 from actclr.methods.options import MethodOptions
@@ -21,6 +22,7 @@ from actclr.models.encoder import Encoder
 #: name -> (method class, its options dataclass)
 METHODS: dict[str, tuple[Callable[..., MomentumContrast], type[MethodOptions]]] = {
     "mocov2": (MoCoV2, MoCoV2Options),
+    "aimclr": (AimCLR, AimCLROptions),
     "actclr": (ActCLR, ActCLROptions),
 }
 
@@ -58,5 +60,5 @@ def build_method(name: str, cfg: Mapping[str, Any], encoder_factory: Callable[[]
     return cls(encoder_factory(), augmenter, options, stream=stream, **extra)
 
 
-__all__ = ["METHODS", "OFFICIAL", "ActCLR", "ActCLROptions", "MoCoV2", "MoCoV2Options",
+__all__ = ["METHODS", "OFFICIAL", "ActCLR", "ActCLROptions", "AimCLR", "AimCLROptions", "MoCoV2", "MoCoV2Options",
            "build_method", "method_defaults"]

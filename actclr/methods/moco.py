@@ -211,6 +211,17 @@ class MomentumContrast(nn.Module):
         """L2-normalised online embedding ``(N, D)`` (with grad)."""
         return F.normalize(self.encoder_q.embed(x), dim=1)
 
+    def contrast_key(self, view: str, x: Tensor, g: torch.Generator,
+                     epoch: int) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The InfoNCE methods' key side: momentum update, then ``(k (N, D), bank, own)`` with
+        ``k`` the L2-normalised key-encoder embedding of view ``view`` (shuffle-BN) and the
+        comparison bank of :meth:`comparison_bank`. No grad."""
+        momentum_update(self.encoder_q, self.encoder_k, self.momentum)
+        x_k = self.view(view, x, g, epoch)
+        with torch.no_grad():
+            k = F.normalize(shuffled_forward(self.encoder_k.embed, x_k, g, self.bn_splits), dim=1)
+            return (k, *self.comparison_bank(k))
+
     @torch.no_grad()
     def comparison_bank(self, k: Tensor) -> tuple[Tensor, Tensor | None]:
         """``(bank (K, D), own)`` for this step's keys ``k (N, D)`` (see :data:`BANKS`).

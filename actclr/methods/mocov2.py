@@ -5,18 +5,18 @@ bank's negatives (option ``bank``: the queue by default, or the other current ke
 optionally the extreme view contributes either AimCLR's distributional divergence term
 (``extreme_loss: ddm``, default: the extreme view's distribution over [positive, negatives]
 follows the normal view's) or a second InfoNCE term (``extreme_loss: infonce``). AimCLR's
-energy-based drop branch and its nearest-neighbour mining are not included.
+energy-based drop branch and its nearest-neighbour mining are not included: the ``aimclr``
+method (``aimclr.py``) is the full AimCLR.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from actclr.methods.losses import contrastive_logits, ddm_loss, infonce_loss
-from actclr.methods.moco import MomentumContrast, mean_pairwise_cosine, momentum_update, shuffled_forward, step_logs
+from actclr.methods.moco import MomentumContrast, mean_pairwise_cosine, step_logs
 from actclr.methods.options import MethodOptions
 from actclr.models.encoder import Encoder
 
@@ -58,11 +58,7 @@ class MoCoV2(MomentumContrast):
     def training_step(self, x: Tensor, epoch: int, g: torch.Generator) -> tuple[Tensor, dict[str, float]]:
         """InfoNCE (+ extreme-view term) on joint positions ``x (N, 3, T, V, M)``; enqueues the key."""
         o = self.options
-        momentum_update(self.encoder_q, self.encoder_k, self.momentum)
-        x_k = self.view(o.view_key, x, g, epoch)
-        with torch.no_grad():
-            k = F.normalize(shuffled_forward(self.encoder_k.embed, x_k, g, self.bn_splits), dim=1)
-            bank, own = self.comparison_bank(k)
+        k, bank, own = self.contrast_key(o.view_key, x, g, epoch)
         logits = contrastive_logits(self.query(self.view(o.view_query, x, g, epoch)), k,
                                     bank, o.tau, own)
         losses = {"loss_infonce": infonce_loss(logits)}

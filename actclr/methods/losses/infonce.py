@@ -1,4 +1,5 @@
-"""InfoNCE (MoCo v2, paper Eq. 1) and AimCLR's distributional divergence term, for the warm-up phase."""
+"""InfoNCE (MoCo v2, paper Eq. 1), its multi-positive form (AimCLR's nearest-neighbour mining) and
+AimCLR's distributional divergence term, for the warm-up phase."""
 from __future__ import annotations
 
 import torch
@@ -27,6 +28,15 @@ def infonce_loss(logits: Tensor) -> Tensor:
     """Cross-entropy with the positive in column 0 of ``logits (N, 1 + K)`` -> scalar (batch mean)."""
     target = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
     return F.cross_entropy(logits, target)
+
+
+def multi_positive_infonce(logits: Tensor, positives: Tensor) -> Tensor:
+    """Mean over each row's positives of ``-log softmax(logits)`` -> scalar (batch mean).
+
+    ``logits (N, 1 + K)``; ``positives (N, 1 + K)`` is 1 at each row's positives (column 0, the
+    key, and any mined entries) and 0 elsewhere. With only column 0 it is :func:`infonce_loss`.
+    """
+    return (-(F.log_softmax(logits, dim=1) * positives).sum(1) / positives.sum(1)).mean()
 
 
 def ddm_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
