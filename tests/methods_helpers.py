@@ -40,15 +40,16 @@ def make(name: str, seed: int = 0, **options) -> nn.Module:
                         average_motion=batch().mean(0))
 
 
-def fixed_teacher_losses(method: nn.Module, x: torch.Tensor, steps: int, lr: float = 1e-3) -> list[float]:
-    """SGD steps on one batch with the same augmentation draws, the queue and the key encoder
-    restored after every step (a fixed teacher); returns the loss before each step."""
+def fixed_teacher_losses(method: nn.Module, x: torch.Tensor, steps: int, lr: float = 1e-3,
+                         epoch: int = 1) -> list[float]:
+    """SGD steps at ``epoch`` on one batch with the same augmentation draws, the queue and the key
+    encoder restored after every step (a fixed teacher); returns the loss before each step."""
     frozen = {"queue": copy.deepcopy(method.queue.state_dict()),
               "encoder_k": copy.deepcopy(method.encoder_k.state_dict())}
     optimizer = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=lr)
     losses = []
     for _ in range(steps):
-        loss, _ = method.training_step(x, 1, torch.Generator().manual_seed(5))
+        loss, _ = method.training_step(x, epoch, torch.Generator().manual_seed(5))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
