@@ -22,6 +22,7 @@ from actclr.methods.moco import (
     momentum_update,
     shuffled_forward,
 )
+from actclr.methods.options import MomentumOptions
 
 
 def test_momentum_update_is_ema_of_parameters_only():
@@ -113,7 +114,7 @@ def _contrast(bank: str) -> MomentumContrast:
     """The shared MoCo part around a 2-d stand-in encoder, queue of 3."""
     encoder = nn.Linear(2, 2)
     encoder.embed_dim = 2
-    return MomentumContrast(encoder, None, stream="joint", queue_size=3, momentum=0.9, bn_splits=1, bank=bank)
+    return MomentumContrast(encoder, None, MomentumOptions(queue_size=3, momentum=0.9, bank=bank))
 
 
 @pytest.mark.parametrize("bank", BANKS)

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from actclr.augment import MixResult
-from actclr.methods import METHODS, OFFICIAL, ActCLROptions, MoCoV2Options, build_method, method_defaults
+from actclr.methods import (METHODS, OFFICIAL, ActCLROptions, AimCLROptions, MoCoV2Options, build_method,
+                            method_defaults)
 from actclr.methods.actclr import saliency_mix_target
 
 
@@ -22,7 +23,11 @@ def test_defaults_round_trip_and_unknown_keys_fail():
         MoCoV2Options(extreme_loss="mse")
     with pytest.raises(ValueError, match="branches"):
         ActCLROptions(branches=(4,))
-    with pytest.raises(KeyError, match="known: actclr, mocov2"):
+    for bad, message in (({"mining_epoch": -1}, "mining_epoch"), ({"topk": 0}, "topk"),
+                         ({"drop_threshold": 1.5}, "drop_threshold")):
+        with pytest.raises(ValueError, match=message):
+            AimCLROptions(**bad)
+    with pytest.raises(KeyError, match="known: actclr, aimclr, mocov2"):
         method_defaults("simclr")
     with pytest.raises(ValueError, match="mocov2"):
         build_method("actclr", {"name": "mocov2"}, lambda: None)

@@ -37,7 +37,7 @@ from actclr.methods.moco import (
     shuffled_forward,
     step_logs,
 )
-from actclr.methods.options import MethodOptions
+from actclr.methods.options import MomentumOptions
 from actclr.methods.safp import safp_embedding
 from actclr.models.encoder import Encoder
 
@@ -45,16 +45,12 @@ BRANCHES = (1, 2, 3)
 
 
 @dataclass(frozen=True)
-class ActCLROptions(MethodOptions):
+class ActCLROptions(MomentumOptions):
     """Settings of :class:`ActCLR`. Defaults follow the paper; ``OFFICIAL`` lists the settings
     that reproduce the official code instead (see ``docs/method.md``)."""
 
     METHOD = "actclr"
 
-    queue_size: int = 65536
-    momentum: float = 0.999
-    bn_splits: int = 1  # one process: >1 emulates shuffle-BN by normalising key groups apart
-    bank: str = "queue"  # queue (paper, official) | batch | queue+batch, see actclr.methods.moco.BANKS
     view_extreme: str = "extreme"
     view_normal: str = "normal"
     view_weak: str = "weak"
@@ -130,11 +126,9 @@ class ActCLR(MomentumContrast):
 
     def __init__(self, encoder: Encoder, augmenter, options: ActCLROptions = ActCLROptions(), *,
                  stream: str = "joint", average_motion: Tensor | None = None) -> None:
-        super().__init__(encoder, augmenter, stream=stream, queue_size=options.queue_size,
-                         momentum=options.momentum, bn_splits=options.bn_splits, bank=options.bank)
         if options.adain == "bone_length" and stream != "joint":
             raise ValueError(f"adain 'bone_length' needs the joint stream, got stream {stream!r}")
-        self.options = options
+        super().__init__(encoder, augmenter, options, stream=stream)
         self.anchor = build_anchor(options.anchor, average_motion, stream)
 
     def _aux_mode(self, encoder: Encoder):

@@ -20,24 +20,21 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from actclr.methods.energy_drop import energy_drop
 from actclr.methods.losses import contrastive_logits, ddm_loss, infonce_loss, multi_positive_infonce
 from actclr.methods.moco import MomentumContrast, mean_pairwise_cosine, step_logs
-from actclr.methods.options import MethodOptions
+from actclr.methods.options import MomentumOptions
 
 
 @dataclass(frozen=True)
-class AimCLROptions(MethodOptions):
+class AimCLROptions(MomentumOptions):
     """Settings of :class:`AimCLR`; defaults are the original AimCLR configs (NTU-60 pretext)."""
 
     METHOD = "aimclr"
 
-    queue_size: int = 32768
-    momentum: float = 0.999
-    bn_splits: int = 1
-    bank: str = "queue"  # queue (official) | batch | queue+batch, see actclr.methods.moco.BANKS
+    queue_size: int = 32768  # the original configs (the ActCLR repo's retrain: 65536)
     tau: float = 0.07
     mining_epoch: int | None = 150  # mine from epoch mining_epoch + 1 on (1-based); None: never
     topk: int = 1  # mined bank entries per query embedding
@@ -70,11 +67,7 @@ def mined_positives(logits: list[Tensor], topk: int = 1) -> Tensor:
 class AimCLR(MomentumContrast):
     """The AimCLR method (see the module docstring); ``training_step`` returns ``(loss, logs)``."""
 
-    def __init__(self, encoder: nn.Module, augmenter, options: AimCLROptions = AimCLROptions(), *,
-                 stream: str = "joint") -> None:
-        super().__init__(encoder, augmenter, stream=stream, queue_size=options.queue_size,
-                         momentum=options.momentum, bn_splits=options.bn_splits, bank=options.bank)
-        self.options = options
+    options: AimCLROptions
 
     def mining(self, epoch: int) -> bool:
         """Whether epoch ``epoch`` (1-based, within the phase) uses nearest-neighbour mining."""

@@ -54,9 +54,9 @@ def energy_drop(fmap: Tensor, threshold: float = 0.7, e_lambda: float = 1e-4) ->
     Threshold 0.7 is AimCLR's ``keep_prob``. Since the mean attention of a channel is below
     ``sigmoid(0.75) ~= 0.679``, a threshold above that always keeps cells and joints.
     """
-    with torch.no_grad():
-        attention = simam_attention(fmap.detach(), e_lambda)
+    with torch.no_grad():  # in float32 at least: a bf16 feature map (AMP) would blur the counts
+        attention = simam_attention(fmap.detach().to(torch.promote_types(fmap.dtype, torch.float32)), e_lambda)
         joint_keep, joint_scale = _keep(attention.mean(dim=(2, 3)), threshold)
         cell_keep, cell_scale = _keep(attention, threshold)
         weight = cell_keep * (joint_scale * cell_scale) * joint_keep[:, :, None, None, :]
-    return EnergyDrop(fmap * weight, joint_keep, cell_keep)
+    return EnergyDrop(fmap * weight.to(fmap.dtype), joint_keep, cell_keep)

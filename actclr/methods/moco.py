@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from actclr.augment import to_stream
+from actclr.methods.options import MomentumOptions
 from actclr.models.encoder import Encoder
 
 #: Where the embeddings a query is compared with come from (the ``bank`` method option).
@@ -171,7 +172,7 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
 
 class MomentumContrast(nn.Module):
     """An online encoder, its momentum copy, a queue and the comparison bank: the part shared by
-    MoCo v2 and ActCLR.
+    MoCo v2, AimCLR and ActCLR, set up from the method's options (a ``MomentumOptions``).
 
     ``encoder`` follows ``actclr.models.Encoder`` (``feature_map``, ``pool``, ``projector``,
     ``embed``, ``embed_dim``). ``encoder_k`` starts as a deep copy of ``encoder_q`` and never
@@ -181,19 +182,19 @@ class MomentumContrast(nn.Module):
     returns ``(loss, logs)`` and never calls backward.
     """
 
-    def __init__(self, encoder: Encoder, augmenter, *, stream: str, queue_size: int,
-                 momentum: float, bn_splits: int, bank: str = "queue") -> None:
+    def __init__(self, encoder: Encoder, augmenter, options: MomentumOptions, *, stream: str = "joint") -> None:
         super().__init__()
-        if bank not in BANKS:
-            raise ValueError(f"method option bank={bank!r}: choose one of {', '.join(BANKS)}")
+        if options.bank not in BANKS:
+            raise ValueError(f"method option bank={options.bank!r}: choose one of {', '.join(BANKS)}")
         self.encoder_q = encoder
         self.encoder_k = copy.deepcopy(encoder).requires_grad_(False)
-        self.queue = Queue(encoder.embed_dim, queue_size)
+        self.queue = Queue(encoder.embed_dim, options.queue_size)
         self.augmenter = augmenter
+        self.options = options
         self.stream = stream
-        self.momentum = momentum
-        self.bn_splits = bn_splits
-        self.bank = bank
+        self.momentum = options.momentum
+        self.bn_splits = options.bn_splits
+        self.bank = options.bank
 
     #: ``(x, epoch, g) -> (loss, logs)``: defined by each method (MoCoV2, ActCLR).
     training_step: Callable[[Tensor, int, torch.Generator], tuple[Tensor, dict[str, float]]]

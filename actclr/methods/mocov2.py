@@ -17,22 +17,17 @@ from torch import Tensor
 
 from actclr.methods.losses import contrastive_logits, ddm_loss, infonce_loss
 from actclr.methods.moco import MomentumContrast, mean_pairwise_cosine, step_logs
-from actclr.methods.options import MethodOptions
-from actclr.models.encoder import Encoder
+from actclr.methods.options import MomentumOptions
 
 EXTREME_LOSSES = ("ddm", "infonce", "none")
 
 
 @dataclass(frozen=True)
-class MoCoV2Options(MethodOptions):
+class MoCoV2Options(MomentumOptions):
     """Settings of :class:`MoCoV2`."""
 
     METHOD = "mocov2"
 
-    queue_size: int = 65536
-    momentum: float = 0.999
-    bn_splits: int = 1
-    bank: str = "queue"  # queue (official) | batch | queue+batch, see actclr.methods.moco.BANKS
     tau: float = 0.07
     view_query: str = "normal"
     view_key: str = "weak"
@@ -49,11 +44,7 @@ class MoCoV2Options(MethodOptions):
 class MoCoV2(MomentumContrast):
     """MoCo v2 with an optional extreme-view term; ``training_step`` returns ``(loss, logs)``."""
 
-    def __init__(self, encoder: Encoder, augmenter, options: MoCoV2Options = MoCoV2Options(), *,
-                 stream: str = "joint") -> None:
-        super().__init__(encoder, augmenter, stream=stream, queue_size=options.queue_size,
-                         momentum=options.momentum, bn_splits=options.bn_splits, bank=options.bank)
-        self.options = options
+    options: MoCoV2Options
 
     def training_step(self, x: Tensor, epoch: int, g: torch.Generator) -> tuple[Tensor, dict[str, float]]:
         """InfoNCE (+ extreme-view term) on joint positions ``x (N, 3, T, V, M)``; enqueues the key."""

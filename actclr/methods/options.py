@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import Field, asdict, fields
+from dataclasses import Field, asdict, dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
 OptionsT = TypeVar("OptionsT", bound="MethodOptions")
@@ -28,3 +28,14 @@ class MethodOptions:
     def to_config(self) -> dict[str, Any]:
         """Plain YAML-friendly dict (tuples as lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class MomentumOptions(MethodOptions):
+    """The settings of ``actclr.methods.moco.MomentumContrast`` that every method has (these
+    fields come first in each method's options, in this order)."""
+
+    queue_size: int = 65536
+    momentum: float = 0.999
+    bn_splits: int = 1  # one process: >1 emulates shuffle-BN by normalising key groups apart
+    bank: str = "queue"  # queue (paper, official) | batch | queue+batch, see actclr.methods.moco.BANKS
