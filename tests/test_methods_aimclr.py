@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from methods_helpers import assert_only_query_gradients, batch, fixed_teacher_losses, make
 
 from actclr.augment import aimclr_views, build_augmenter, official_config, official_views
 from actclr.engine.config import build_config, phase_config
@@ -16,7 +17,6 @@ from actclr.methods.aimclr import mined_positives
 from actclr.methods.energy_drop import energy_drop, simam_attention
 from actclr.methods.losses import ddm_loss, multi_positive_infonce
 from actclr.methods.moco import momentum_update
-from methods_helpers import assert_only_query_gradients, batch, fixed_teacher_losses, make
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -6,8 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from actclr.augment import MixResult
-from actclr.methods import (METHODS, OFFICIAL, ActCLROptions, AimCLROptions, MoCoV2Options, build_method,
-                            method_defaults)
+from actclr.methods import METHODS, OFFICIAL, ActCLROptions, AimCLROptions, MoCoV2Options, build_method, method_defaults
 from actclr.methods.actclr import saliency_mix_target
 
 

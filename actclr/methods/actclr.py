@@ -124,6 +124,8 @@ def saliency_mix_target(k: Tensor, mix: MixResult, saliency: Tensor, tau: float 
 class ActCLR(MomentumContrast):
     """The ActCLR method (see the module docstring); ``training_step`` returns ``(loss, logs)``."""
 
+    options: ActCLROptions
+
     def __init__(self, encoder: Encoder, augmenter, options: ActCLROptions = ActCLROptions(), *,
                  stream: str = "joint", average_motion: Tensor | None = None) -> None:
         if options.adain == "bone_length" and stream != "joint":
