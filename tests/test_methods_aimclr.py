@@ -80,6 +80,7 @@ def test_losses_and_mined_positives_by_hand():
     ed = torch.tensor([[5.0, 3.0, 0.0, 1.0], [9.0, 1.0, 0.0, 4.0]])
     assert mined_positives([q, e, ed]).tolist() == [[1, 1, 1, 0], [1, 0, 0, 1]]
     assert mined_positives([q], topk=2).tolist() == [[1, 1, 1, 0], [1, 0, 1, 1]]
+    assert mined_positives([q], topk=5).tolist() == [[1, 1, 1, 1]] * 2  # at most the K negatives
 
 
 def reference_loss(method: AimCLR, x: torch.Tensor, epoch: int, seed: int) -> tuple[float, int]:

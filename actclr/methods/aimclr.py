@@ -56,11 +56,12 @@ class AimCLROptions(MomentumOptions):
 def mined_positives(logits: list[Tensor], topk: int = 1) -> Tensor:
     """Positive mask ``(N, 1 + K)`` for contrastive ``logits`` (each ``(N, 1 + K)``, positive in
     column 0): column 0 and, for every tensor, its ``topk`` highest negative columns (the union;
-    1 to ``len(logits) * topk`` mined entries per row)."""
+    1 to ``len(logits) * topk`` mined entries per row; ``topk`` is clamped to the ``K`` negatives)."""
     mask = torch.zeros_like(logits[0])
     mask[:, 0] = 1.0
+    k = min(topk, mask.shape[1] - 1)
     for z in logits:
-        mask.scatter_(1, z.detach()[:, 1:].topk(topk, dim=1).indices + 1, 1.0)
+        mask.scatter_(1, z.detach()[:, 1:].topk(k, dim=1).indices + 1, 1.0)
     return mask
 
 
