@@ -8,27 +8,17 @@ tool can set back), so a file fixed in place is re-hashed even if its mtime was 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from actclr.store.atomic import write_json
-
-_BLOCK = 1 << 20
+from actclr.store.checksums import sha256_file
 
 
 def _stamp(path: Path) -> list:
     st = path.stat()
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_BLOCK):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_memo(memo: Path) -> dict:
@@ -47,7 +37,7 @@ def file_digests(paths: list, memo: dict, threads: int = 4) -> dict:
     stamps = {path: _stamp(Path(path)) for path in paths}
     stale = [p for p in paths if (memo.get(keys[p]) or [None])[:-1] != stamps[p]]
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        for path, digest in zip(stale, pool.map(lambda p: _sha256(Path(p)), stale)):
+        for path, digest in zip(stale, pool.map(sha256_file, stale)):
             memo[keys[path]] = [*stamps[path], digest]
     return {path: memo[keys[path]][-1] for path in paths}
 
