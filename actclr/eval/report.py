@@ -166,7 +166,8 @@ def pretrain_time(run: Path) -> float:
     return float(sum(row.get("epoch_time_s", 0.0) for row in read_rows(run / PRETRAIN_LOG)))
 
 
-def _identity(metrics: Mapping) -> dict:
+def identity(metrics: Mapping) -> dict:
+    """The ``encoder``, ``data`` (name/benchmark) and ``stream`` an evaluation run is about."""
     data = metrics.get("data") or {}
     where = "/".join(str(part) for part in (data.get("name"), data.get("benchmark")) if part)
     return {"encoder": (metrics.get("encoder") or {}).get("name"), "data": where or None,
@@ -189,7 +190,7 @@ def gather(runs: Sequence[str | os.PathLike]) -> Gathered:
         if is_pretrain_run(run):
             continue
         metrics = read_metrics(run)
-        ident = _identity(metrics)
+        ident = identity(metrics)
         headline = metrics.get("headline", {})
         row = next((r for r in table.rows if all(r.get(k) == v for k, v in ident.items())
                     and not set(headline) & set(r)), None)
@@ -227,12 +228,12 @@ def markdown_table(table: Gathered) -> str:
     return "\n".join(lines + ([f"\n{caption}"] if caption else [])) + "\n"
 
 
-def rich_table(table: Gathered, title: str | None = None) -> Table:
-    """The gathered table for the terminal."""
+def rich_table(table: Gathered, title: str | None = None, labels: Sequence[str] = ID_COLUMNS) -> Table:
+    """The gathered table for the terminal (``labels``: the left-aligned text columns)."""
     columns, caption = _shown(table)
     out = Table(title=title, caption=caption or None)
     for name in columns:
-        out.add_column(name, justify="left" if name in ID_COLUMNS else "right")
+        out.add_column(name, justify="left" if name in labels else "right")
     for row in table.rows:
         out.add_row(*(_fmt(row.get(c)) for c in columns))
     return out

@@ -1,0 +1,97 @@
+"""The sweep summary: hand-computed mean and sample std, rows from the evaluations' metrics.json,
+the table, the JSON and one plotted point per seed."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from matplotlib.collections import PathCollection
+
+from actclr.eval.report import markdown_table, write_run
+from actclr.sweep.plan import load_sweep, plan_runs
+from actclr.sweep.run import RECORD, Outcome
+from actclr.sweep.summary import collect, mean_std, table, write_summary
+from actclr.viz.seeds import seeds_figure
+
+RECIPE = "actclr_synth-xsub_joint_1xcpu_demo"
+LINEAR = {0: 40.0, 1: 44.0, 2: 45.0}  # mean 43, sample std sqrt((9 + 1 + 4) / 2) = sqrt(7)
+
+
+def test_mean_and_sample_std_by_hand():
+    n, mean, std = mean_std(list(LINEAR.values()))
+    assert n == 3 and mean == pytest.approx(43.0, abs=1e-12)
+    assert std == pytest.approx(math.sqrt(7.0), abs=1e-12)  # n - 1 = 2 in the denominator, not 3
+    assert mean_std([12.5]) == (1, 12.5, None)
+    assert mean_std([]) == (0, None, None)
+
+
+def finished_runs(tmp_path: Path) -> list:
+    """A sweep of arms a, b x seeds 0..2 whose evaluations 'linear' and 'knn-embed' (command knn)
+    wrote metrics.json; a's seed 2 has no linear result (failed) and b's seed 1 a stale knn."""
+    spec = {"data": str(tmp_path / "data"), "seeds": [0, 1, 2],
+            "evaluations": {"linear": {}, "knn-embed": {"command": "knn", "feature": "embed"}},
+            "arms": {"a": {"recipe": RECIPE}, "b": {"recipe": RECIPE}}}
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    runs = plan_runs(load_sweep(tmp_path / "sweep.yaml"), tmp_path / "out")
+    data = {"name": "ntu60-synth", "benchmark": "xsub"}
+    for run in runs:
+        run.steps[0].out.mkdir(parents=True)
+        (run.steps[0].result).write_bytes(b"x")
+        record = {"pretrain": run.steps[0].settings, "evaluations": {}}
+        for step, value in zip(run.steps[1:], (LINEAR[run.seed] + (run.arm == "b") * 10, 30.0 + run.seed)):
+            if run.arm == "a" and run.seed == 2 and step.name == "linear":
+                continue
+            write_run(step.out, {"title": step.name, "data": data, "stream": "joint",
+                                 "headline": {"linear top-1" if step.name == "linear" else "kNN top-1": value,
+                                              "note": "text is not a metric"}})
+            if not (run.arm == "b" and run.seed == 1 and step.name == "knn-embed"):
+                record["evaluations"][step.name] = step.settings
+        (run.dir / RECORD).write_text(json.dumps(record))
+    return runs
+
+
+def test_rows_hold_every_seed_with_a_current_result(tmp_path):
+    rows = collect(finished_runs(tmp_path))
+    assert [(r["arm"], r["metric"]) for r in rows] == [
+        ("a", "linear top-1"), ("a", "knn-embed: kNN top-1"), ("b", "linear top-1"), ("b", "knn-embed: kNN top-1")]
+    a_linear, a_knn, b_linear, b_knn = rows
+    assert a_linear["seeds"] == {0: 40.0, 1: 44.0} and a_linear["n"] == 2
+    assert a_linear["mean"] == pytest.approx(42.0, abs=1e-12)
+    assert a_linear["std"] == pytest.approx(math.sqrt(8.0), abs=1e-12)
+    assert b_linear["seeds"] == {0: 50.0, 1: 54.0, 2: 55.0} and b_linear["mean"] == pytest.approx(53.0, abs=1e-12)
+    assert b_linear["std"] == pytest.approx(math.sqrt(7.0), abs=1e-12)
+    assert b_knn["seeds"] == {0: 30.0, 2: 32.0}  # seed 1's knn was run with other settings
+    assert a_knn["data"] == "ntu60-synth/xsub" and a_knn["stream"] == "joint"
+
+
+def test_table_json_and_plot(tmp_path):
+    runs = finished_runs(tmp_path)
+    rows = collect(runs)
+    md = markdown_table(table(rows, (0, 1, 2))).splitlines()
+    assert md[0] == "| arm | metric | n | mean | std | seed 0 | seed 1 | seed 2 |"
+    assert md[2] == "| a | linear top-1 | 2 | 42.00 | 2.83 | 40.00 | 44.00 | - |"
+    assert md[-1] == "data: ntu60-synth/xsub, stream: joint"
+
+    fig = seeds_figure(rows)
+    panels = fig.axes
+    assert [ax.get_title() for ax in panels] == ["linear top-1", "knn-embed: kNN top-1"]
+    points = [c for c in panels[0].collections if isinstance(c, PathCollection)]  # the scatters
+    plotted = sorted(float(y) for c in points for _, y in c.get_offsets())
+    assert plotted == sorted([40.0, 44.0, 50.0, 54.0, 55.0])  # every seed of both arms
+    assert sorted(t.get_text() for t in panels[0].texts) == ["0", "0", "1", "1", "2"]
+
+    failed = Outcome(runs[4], "failed", "linear", runs[4].dir / "logs" / "linear.log", 1, "Error: boom")
+    outcomes = [Outcome(r, "finished") for r in runs]
+    outcomes[4] = failed
+    written = write_summary(tmp_path / "out", rows, (0, 1, 2), runs, outcomes, "test sweep", tmp_path / "sweep.yaml")
+    assert [p.name for p in written] == ["sweep.md", "sweep.json", "sweep.png"]
+    text = (tmp_path / "out" / "sweep.md").read_text()
+    assert "5 run now, 0 already done, 1 failed" in text and "sample standard deviation (n - 1" in text
+    assert f"- a seed 2: linear failed (exit 1), log {runs[4].dir / 'logs' / 'linear.log'}: Error: boom" in text
+    saved = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert saved["rows"][0]["seeds"] == {"0": 40.0, "1": 44.0}
+    assert saved["runs"][4]["status"] == "failed" and saved["runs"][4]["message"] == "Error: boom"
+    assert (tmp_path / "out" / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
