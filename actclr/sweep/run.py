@@ -154,8 +154,13 @@ def execute_run(run: Run, env: dict, runner: Runner = run_command,
 
 def execute(runs: list, parallel: int, threads: int, runner: Runner = run_command,
             on_step: Callable[[Run, Step, int, float], None] | None = None) -> list:
-    """Every run, ``parallel`` at a time (in the order given); the outcomes in that order."""
+    """Every run, ``parallel`` at a time (in the order given); the outcomes in that order.
+
+    On an interrupt (Ctrl-C, which also reaches the running commands) no further run starts."""
     env = thread_env(threads)
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
+    pool = ThreadPoolExecutor(max_workers=parallel)
+    try:
         futures = [pool.submit(execute_run, run, env, runner, on_step) for run in runs]
         return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -80,7 +80,7 @@ def sweep(sweep_file: str, out: Path, data: str | None, parallel: int, threads_p
     counts = ", ".join(f"{states.count(s)} {s}" for s in ("done", "evaluate", "resume", "new") if s in states)
     console.print(f"sweep {spec.path}: {len(runs)} runs ({len(spec.arms)} arms x {len(spec.seeds)} seeds), "
                   f"evaluations {', '.join(e.name for e in spec.evaluations) or 'none'}; {counts}; "
-                  f"{parallel} at a time, {threads} thread(s) each")
+                  f"{parallel} at a time, {threads} thread(s) each", soft_wrap=True)
     if dry_run:
         listing = Table("arm", "seed", "state", "directory")
         for run, state in zip(runs, states):
@@ -92,7 +92,7 @@ def sweep(sweep_file: str, out: Path, data: str | None, parallel: int, threads_p
 
     def on_step(run, step, code, seconds):
         result = "done" if code == 0 else f"[red]FAILED (exit {code})[/red], log {run.log(step)}"
-        console.print(f"{run.label}: {step.name} {result} ({seconds:.0f} s)")
+        console.print(f"{run.label}: {step.name} {result} ({seconds:.0f} s)", soft_wrap=True)
 
     outcomes = execute(runs, parallel, threads, on_step=on_step)  # runs already done are skipped
     rows = collect(runs)
@@ -102,7 +102,7 @@ def sweep(sweep_file: str, out: Path, data: str | None, parallel: int, threads_p
         console.print(rich_table(table(rows, spec.seeds), title=title, labels=("arm", "metric")))
     failures = failure_lines(outcomes)
     for line in failures:
-        console.print(f"[red]{line}", markup=True, highlight=False)
-    console.print("wrote " + ", ".join(map(str, written)))
+        console.print(f"[red]{line}", highlight=False, soft_wrap=True)
+    console.print("wrote " + ", ".join(map(str, written)), soft_wrap=True)
     if failures:
         raise click.exceptions.Exit(1)
