@@ -77,3 +77,19 @@ def test_a_rerun_skips_finished_runs(swept):
     assert "4 done;" in result.output and "pretrain done" not in result.output
     assert (out / "actclr" / "seed-0" / "eval" / "knn" / "metrics.json").stat().st_mtime_ns == before
     assert "4 runs: 0 run now, 4 already done, 0 failed" in (out / "sweep.md").read_text()
+
+
+def test_errors_before_anything_runs_name_the_file(synth_dataset, tmp_path):
+    spec = {"seeds": 1, "evaluations": {"knn": {"primary-k": 0}},
+            "arms": {"a": {"recipe": "actclr_synth-xsub_joint_1xcpu_demo"}}}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    base = ["sweep", str(path), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(cli, [*base, "--data", str(synth_dataset)])
+    assert result.exit_code == 2 and f"{path}: a, knn: Invalid value for '--primary-k'" in result.output
+    spec["evaluations"] = ["knn"]
+    path.write_text(yaml.safe_dump(spec))
+    result = CliRunner().invoke(cli, [*base, "--data", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and f"{tmp_path / 'missing'}: no dataset.json" in result.output
+    result = CliRunner().invoke(cli, [*base, "--data", str(synth_dataset), "--dry-run"])
+    assert result.exit_code == 0 and "1 new" in result.output and not (tmp_path / "out").exists()

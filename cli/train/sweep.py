@@ -59,6 +59,7 @@ def sweep(sweep_file: str, out: Path, data: str | None, parallel: int, threads_p
     """
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from actclr.eval.report import rich_table
     from actclr.store.atomic import write_bytes
@@ -91,8 +92,9 @@ def sweep(sweep_file: str, out: Path, data: str | None, parallel: int, threads_p
     write_bytes(out / "sweep.yaml", spec.path.read_bytes())  # the file as it was run
 
     def on_step(run, step, code, seconds):
-        result = "done" if code == 0 else f"[red]FAILED (exit {code})[/red], log {run.log(step)}"
-        console.print(f"{run.label}: {step.name} {result} ({seconds:.0f} s)", soft_wrap=True)
+        result = "done" if code == 0 else f"FAILED (exit {code}), log {run.log(step)}"
+        console.print(Text(f"{run.label}: {step.name} {result} ({seconds:.0f} s)", style="red" if code else ""),
+                      soft_wrap=True)
 
     outcomes = execute(runs, parallel, threads, on_step=on_step)  # runs already done are skipped
     rows = collect(runs)
@@ -102,7 +104,7 @@ def sweep(sweep_file: str, out: Path, data: str | None, parallel: int, threads_p
         console.print(rich_table(table(rows, spec.seeds), title=title, labels=("arm", "metric")))
     failures = failure_lines(outcomes)
     for line in failures:
-        console.print(f"[red]{line}", highlight=False, soft_wrap=True)
+        console.print(Text(line, style="red"), soft_wrap=True)
     console.print("wrote " + ", ".join(map(str, written)), soft_wrap=True)
     if failures:
         raise click.exceptions.Exit(1)
