@@ -9,8 +9,17 @@ import pytest
 import yaml
 
 from actclr.sweep.plan import SweepError, load_sweep, plan_runs
-from actclr.sweep.run import (RECORD, execute, execute_run, last_line, pending_steps, read_record, run_command,
-                              status, thread_env)
+from actclr.sweep.run import (
+    RECORD,
+    execute,
+    execute_run,
+    last_line,
+    pending_steps,
+    read_record,
+    run_command,
+    status,
+    thread_env,
+)
 
 RECIPE = "actclr_synth-xsub_joint_1xcpu_demo"
 
@@ -110,7 +119,8 @@ def test_a_failed_run_is_reported_with_its_log_and_the_others_go_on(tmp_path):
     fake = FakeCommands(fail=(("pretrain", "b/seed-0/pretrain"), ("knn", "a/seed-1/eval/knn")))
     outcomes = execute(runs, parallel=2, threads=1, runner=fake)
     assert [(o.run.arm, o.run.seed, o.status, o.step) for o in outcomes] == [
-        ("a", 0, "finished", None), ("b", 0, "failed", "pretrain"), ("a", 1, "failed", "knn"), ("b", 1, "finished", None)]
+        ("a", 0, "finished", None), ("b", 0, "failed", "pretrain"),
+        ("a", 1, "failed", "knn"), ("b", 1, "finished", None)]
     failed = outcomes[1]
     assert failed.log == runs[1].dir / "logs" / "pretrain.log" and failed.returncode == 1
     assert failed.message == "Error: something went wrong"

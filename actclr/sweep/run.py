@@ -20,10 +20,10 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from actclr.engine.checkpoint import last_path
 from actclr.eval.report import now

@@ -9,8 +9,8 @@ in the denominator), ``None`` below two values.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from actclr.engine.metrics import read_rows
 from actclr.eval.report import Gathered, identity, markdown_table, now, read_metrics

@@ -19,6 +19,7 @@ def _check_arguments(runs: list, sweep_file: Path) -> None:
     for run in (r for r in runs if r.seed == seed):
         for step in run.steps:
             command = cli.get_command(click.Context(cli), step.argv[0])
+            assert command is not None, step.argv[0]  # the plan only uses actclr-train's own commands
             try:
                 command.make_context(step.argv[0], list(step.argv[1:]))
             except click.ClickException as err:
