@@ -76,7 +76,7 @@ def test_a_rerun_skips_finished_runs(swept):
     assert result.exit_code == 0, result.output
     assert "4 done;" in result.output and "pretrain done" not in result.output
     assert (out / "actclr" / "seed-0" / "eval" / "knn" / "metrics.json").stat().st_mtime_ns == before
-    assert "4 runs: 0 run now, 4 already done, 0 failed" in (out / "sweep.md").read_text()
+    assert "4 runs: 0 finished now, 4 done before, 0 failed" in (out / "sweep.md").read_text()
 
 
 def test_errors_before_anything_runs_name_the_file(synth_dataset, tmp_path):

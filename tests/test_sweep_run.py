@@ -106,6 +106,14 @@ def test_a_run_started_with_other_pretraining_settings_is_an_error(tmp_path):
         pending_steps(changed, read_record(changed))
 
 
+def test_a_pretraining_that_failed_before_its_first_checkpoint_may_change(tmp_path):
+    execute_run(runs_of(tmp_path)[0], {}, FakeCommands(fail=(("pretrain", "a/seed-0/pretrain"),)))
+    changed = runs_of(tmp_path, arm_set=("optim.lr=0.02",))[0]
+    assert status(changed, pending_steps(changed, read_record(changed))) == "new"
+    assert execute_run(changed, {}, FakeCommands()).status == "finished"
+    assert read_record(changed)["pretrain"]["set"] == ["optim.lr=0.02"]
+
+
 def test_a_pretraining_run_not_made_by_a_sweep_is_an_error(tmp_path):
     run = runs_of(tmp_path)[0]
     (run.steps[0].out / "checkpoints").mkdir(parents=True)

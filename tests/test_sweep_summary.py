@@ -89,7 +89,7 @@ def test_table_json_and_plot(tmp_path):
     written = write_summary(tmp_path / "out", rows, (0, 1, 2), runs, outcomes, "test sweep", tmp_path / "sweep.yaml")
     assert [p.name for p in written] == ["sweep.md", "sweep.json", "sweep.png"]
     text = (tmp_path / "out" / "sweep.md").read_text()
-    assert "5 run now, 0 already done, 1 failed" in text and "sample standard deviation (n - 1" in text
+    assert "5 finished now, 0 done before, 1 failed" in text and "sample standard deviation (n - 1" in text
     assert f"- a seed 2: linear failed (exit 1), log {runs[4].dir / 'logs' / 'linear.log'}: Error: boom" in text
     saved = json.loads((tmp_path / "out" / "sweep.json").read_text())
     assert saved["rows"][0]["seeds"] == {"0": 40.0, "1": 44.0}

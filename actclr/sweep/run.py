@@ -9,8 +9,9 @@ and those each evaluation finished with:
   (re)started with ``--resume``, which continues from ``checkpoints/last.pt``;
 - an evaluation is done when its ``metrics.json`` exists and the record holds its current
   settings (changed options redo it); every evaluation is redone after a new pretraining;
-- a run whose pretraining was started with other settings (data, benchmark, recipe, overrides,
-  seed) is an error before anything runs: its checkpoints would mix two configurations.
+- a run whose pretraining has a checkpoint from other settings (data, benchmark, recipe,
+  overrides, seed) is an error before anything runs: it would mix two configurations. One that
+  failed before its first checkpoint simply starts again with the new settings.
 """
 from __future__ import annotations
 
@@ -59,13 +60,14 @@ def pending_steps(run: Run, record: dict) -> list:
     whose pretraining was started with other settings (or not by a sweep)."""
     pretrain = run.steps[0]
     started = record.get(PRETRAIN)
-    if started is not None and started != pretrain.settings:
+    trained = last_path(pretrain.out).is_file() or pretrain.result.is_file()  # else it starts afresh
+    if trained and started is None:
+        raise SweepError(f"{pretrain.out}: holds a pretraining run without a sweep record ({RECORD}); "
+                         "delete it or choose another --out")
+    if trained and started != pretrain.settings:
         raise SweepError(f"{run.dir}: its pretraining was started with other settings "
                          f"({_first_difference(started, pretrain.settings)}); delete the directory or "
                          "choose another --out")
-    if started is None and last_path(pretrain.out).is_file():
-        raise SweepError(f"{pretrain.out}: holds a pretraining run without a sweep record ({RECORD}); "
-                         "delete it or choose another --out")
     if not pretrain.result.is_file():
         return list(run.steps)
     finished = record.get("evaluations", {})

@@ -92,8 +92,8 @@ def write_summary(out: Path, rows: Sequence[Mapping], seeds: Sequence[int], runs
     if any(curves.values()):
         pictures.append(draw_training_curves(curves, out / CURVES_PNG))
     counts = {s: sum(o.status == s for o in outcomes) for s in ("finished", "skipped", "failed")}
-    lines = [f"# {title}", "", f"Sweep file `{sweep_file}`; {len(runs)} runs: {counts['finished']} run now, "
-             f"{counts['skipped']} already done, {counts['failed']} failed.", ""]
+    lines = [f"# {title}", "", f"Sweep file `{sweep_file}`; {len(runs)} runs: {counts['finished']} finished now, "
+             f"{counts['skipped']} done before, {counts['failed']} failed.", ""]
     lines += [markdown_table(table(rows, seeds)) if rows else "No evaluation results yet.", STD_NOTE, ""]
     lines += [f"![{p.stem}]({p.name})" for p in pictures]
     failures = failure_lines(outcomes)
