@@ -64,7 +64,7 @@ def pending_steps(run: Run, record: dict) -> list:
     if trained and started is None:
         raise SweepError(f"{pretrain.out}: holds a pretraining run without a sweep record ({RECORD}); "
                          "delete it or choose another --out")
-    if trained and started != pretrain.settings:
+    if trained and started is not None and started != pretrain.settings:
         raise SweepError(f"{run.dir}: its pretraining was started with other settings "
                          f"({_first_difference(started, pretrain.settings)}); delete the directory or "
                          "choose another --out")
