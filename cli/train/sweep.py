@@ -11,6 +11,10 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _check_arguments(runs: list, sweep_file: Path) -> None:
     """Parse every distinct command as ``actclr-train`` would (options, types, choices), running nothing."""
     from actclr.cli.train import cli
@@ -80,7 +84,8 @@ def sweep(sweep_file: str, out: Path, data: str | None, parallel: int, threads_p
     _check_data(runs[0].steps[0].settings["data"], spec.benchmark)
     threads = threads_per_run or max(1, _cpus() // parallel)
     counts = ", ".join(f"{states.count(s)} {s}" for s in ("done", "evaluate", "resume", "new") if s in states)
-    console.print(f"sweep {spec.path}: {len(runs)} runs ({len(spec.arms)} arms x {len(spec.seeds)} seeds), "
+    console.print(f"sweep {spec.path}: {_count(len(runs), 'run')} ({_count(len(spec.arms), 'arm')} x "
+                  f"{_count(len(spec.seeds), 'seed')}), "
                   f"evaluations {', '.join(e.name for e in spec.evaluations) or 'none'}; {counts}; "
                   f"{parallel} at a time, {threads} thread(s) each", soft_wrap=True)
     if dry_run:
