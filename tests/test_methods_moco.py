@@ -1,6 +1,7 @@
 """MoCo machinery: momentum update, queue wrap-around, shuffle-BN helpers (one process and DDP)."""
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 
@@ -8,6 +9,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from methods_helpers import batch, make
 from torch import nn
 
 from actclr.methods.moco import (
@@ -194,3 +196,21 @@ def test_ddp_gather_shuffle_and_enqueue_two_ranks():
     # each rank finds its own keys in the gathered batch bank
     torch.testing.assert_close(r0[5], everything[:2])
     torch.testing.assert_close(r1[5], everything[2:])
+
+
+@pytest.mark.parametrize("name", ["mocov2", "actclr"])
+def test_method_steps_keep_the_views_in_float32_under_autocast(name):
+    """The AMP path (``train.amp``, CUDA) relies on this, checked under CPU autocast: the views
+    stay float32 and equal to the views without autocast, and a step has finite gradients."""
+    method = make(name).train()
+    x = batch(8, frames=20)
+    plain = method.view("normal", x, torch.Generator().manual_seed(0), 1)
+    for dtype in (torch.bfloat16, torch.float16):
+        with torch.autocast("cpu", dtype=dtype):
+            view = method.view("normal", x, torch.Generator().manual_seed(0), 1)
+            loss, _ = method.training_step(x, 1, torch.Generator().manual_seed(1))
+        assert view.dtype == torch.float32 and torch.equal(view, plain)
+        method.zero_grad()
+        loss.backward()
+        assert math.isfinite(loss.item())
+        assert all(torch.isfinite(p.grad).all() for p in method.encoder_q.parameters())

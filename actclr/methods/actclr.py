@@ -32,6 +32,7 @@ from actclr.methods.losses import similarity_mining_loss
 from actclr.methods.moco import (
     MomentumContrast,
     eval_mode,
+    full_precision,
     mean_pairwise_cosine,
     momentum_update,
     shuffled_forward,
@@ -155,9 +156,10 @@ class ActCLR(MomentumContrast):
     def _mix(self, x: Tensor, g: torch.Generator, epoch: int, late: bool) -> MixResult:
         o = self.options
         use_late = late and o.late_mix_from_epoch is not None and epoch >= o.late_mix_from_epoch
-        return skeleton_mix(x, g, parts=o.late_mix_parts if use_late else o.mix_parts,
-                            units=o.late_mix_units if use_late else o.mix_units,
-                            unit_frames=o.mix_unit_frames, probs=o.mix_probs)
+        with full_precision(x.device):
+            return skeleton_mix(x, g, parts=o.late_mix_parts if use_late else o.mix_parts,
+                                units=o.late_mix_units if use_late else o.mix_units,
+                                unit_frames=o.mix_unit_frames, probs=o.mix_probs)
 
     def training_step(self, x: Tensor, epoch: int, g: torch.Generator) -> tuple[Tensor, dict[str, float]]:
         """Steps 1-7 of the module docstring on joint positions ``x (N, 3, T, V, M)``."""
@@ -198,7 +200,8 @@ class ActCLR(MomentumContrast):
             losses["loss_b1"] = mining(self.query(actionlet_combine(x_q, x_e, masks["q"])), teacher)
         if 2 in o.branches:
             assert x_p is not None  # drawn above for branches 2 and 3
-            styled = skeleton_adain(x_p, g, variant=o.adain)
+            with full_precision(x_p.device):
+                styled = skeleton_adain(x_p, g, variant=o.adain)
             mixed = self._mix(styled, g, epoch, late=True).x
             losses["loss_b2"] = mining(self.query(actionlet_combine(styled, mixed, masks["p"])), teacher)
         if 3 in o.branches:

@@ -1,7 +1,8 @@
 """MoCo v2 machinery: momentum (EMA) update, the negative-key queue and shuffle-BN.
 
 Everything here works on one process and under ``torch.distributed`` (DDP): the collective helpers
-are the identity when no process group is initialised (or the world has one rank).
+are the identity when no process group is initialised; in a group (even of one rank) they run
+the collectives.
 """
 from __future__ import annotations
 
@@ -24,24 +25,29 @@ from actclr.models.encoder import Encoder
 BANKS = ("queue", "batch", "queue+batch")
 
 
+def grouped() -> bool:
+    """True when a default process group is initialised (of any size)."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def world_size() -> int:
     """Number of ranks of the default process group (1 when not distributed)."""
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    return dist.get_world_size() if grouped() else 1
 
 
 def rank() -> int:
     """This process's rank in the default process group (0 when not distributed)."""
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    return dist.get_rank() if grouped() else 0
 
 
 @torch.no_grad()
 def concat_all_gather(x: Tensor) -> Tensor:
     """Concatenate ``x (B, ...)`` from every rank along dim 0 -> ``(world*B, ...)``, in rank order.
 
-    No gradient flows through the result. Identity on a single process. Every rank must pass the
-    same ``B`` (all_gather needs equal shapes).
+    No gradient flows through the result. Identity without a process group. Every rank must pass
+    the same ``B`` (all_gather needs equal shapes).
     """
-    if world_size() == 1:
+    if not grouped():
         return x
     parts = [torch.empty_like(x) for _ in range(world_size())]
     dist.all_gather(parts, x.contiguous())
@@ -114,12 +120,12 @@ def batch_shuffle_ddp(x: Tensor, generator: torch.Generator | None = None) -> tu
     """Shuffle-BN across ranks: gather ``x (B, ...)``, permute globally, return this rank's slice.
 
     Returns ``(x_shuffled (B, ...), unshuffle (world*B,))``; pass ``unshuffle`` to
-    :func:`batch_unshuffle_ddp`. The permutation is drawn on rank 0 and broadcast. On a single
-    process the batch is returned unchanged (identity permutation): see :func:`shuffled_forward`.
+    :func:`batch_unshuffle_ddp`. The permutation is drawn on rank 0 and broadcast. Without a
+    process group the batch is returned unchanged (identity permutation): see :func:`shuffled_forward`.
     """
-    ranks = world_size()
-    if ranks == 1:
+    if not grouped():
         return x, torch.arange(x.shape[0], device=x.device)
+    ranks = world_size()
     x_all = concat_all_gather(x)
     perm = torch.randperm(x_all.shape[0], device=x.device, generator=generator)
     dist.broadcast(perm, src=0)
@@ -130,9 +136,9 @@ def batch_shuffle_ddp(x: Tensor, generator: torch.Generator | None = None) -> tu
 @torch.no_grad()
 def batch_unshuffle_ddp(x: Tensor, unshuffle: Tensor) -> Tensor:
     """Undo :func:`batch_shuffle_ddp` for an output ``x (B, ...)`` computed on the shuffled slice."""
-    ranks = world_size()
-    if ranks == 1:
+    if not grouped():
         return x[unshuffle]
+    ranks = world_size()
     x_all = concat_all_gather(x)
     return x_all[unshuffle.view(ranks, -1)[dist.get_rank()]]
 
@@ -156,6 +162,13 @@ def shuffled_forward(fn: Callable[[Tensor], Tensor], x: Tensor, generator: torch
     perm = torch.randperm(x.shape[0], device=x.device, generator=generator)
     out = torch.cat([fn(chunk) for chunk in x[perm].chunk(bn_splits)], dim=0)
     return out[torch.argsort(perm)]
+
+
+def full_precision(device: torch.device) -> contextlib.AbstractContextManager:
+    """Autocast off on ``device``: augmentations keep the batch's float32 under AMP (``train.amp``),
+    where their matrix products and convolutions would otherwise run in bf16/fp16 (a rotation
+    rounded to 3 significant digits) and their in-place steps would mix dtypes."""
+    return torch.autocast(device.type, enabled=False)
 
 
 @contextlib.contextmanager
@@ -205,8 +218,10 @@ class MomentumContrast(nn.Module):
         return self.training_step(x, epoch, g)
 
     def view(self, name: str, x: Tensor, g: torch.Generator, epoch: int) -> Tensor:
-        """Augmented view ``name`` of joint positions, converted to the trained stream."""
-        return to_stream(self.augmenter.view(name, x, g, epoch), self.stream)
+        """Augmented view ``name`` of joint positions, converted to the trained stream (in full
+        precision under AMP)."""
+        with full_precision(x.device):
+            return to_stream(self.augmenter.view(name, x, g, epoch), self.stream)
 
     def query(self, x: Tensor) -> Tensor:
         """L2-normalised online embedding ``(N, D)`` (with grad)."""
