@@ -5,7 +5,8 @@ The baseline is written here in the style of the official ``Dataset.__getitem__`
 Python's ``random`` and noise from ``numpy.random.RandomState``. AdaIN and Skeleton Mix, which
 the official code runs on the GPU per batch, are written per sample with a partner here too.
 Both sides run in the same process on one CPU thread with the same view definitions (epoch 1:
-every transform active), timed alternately (as inside a training loop, and robust to load on a
+every transform active); with ``--device cuda`` the batched side runs on the GPU (the numpy side
+stays on the CPU, as the official feeders do) and each timing waits for the GPU to finish, timed alternately (as inside a training loop, and robust to load on a
 shared machine) and consecutively (each side warm). Wall and process CPU time are recorded.
 
 Everything is measured twice: with glibc's default allocator settings, then (where glibc is
@@ -14,7 +15,7 @@ available) after ``mallopt`` asks it to keep freed memory, as ``MALLOC_TRIM_THRE
 page-faulted memory, which on a VM can cost more than the arithmetic; the second setting shows
 the arithmetic alone (for both sides; the library itself never changes allocator settings).
 
-    python bench/augment.py [--batch 128] [--repeats 5]
+    python bench/augment.py [--batch 128] [--repeats 5] [--device cpu|cuda] [--out FILE]
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ from rich.console import Console
 from rich.table import Table
 
 from actclr.augment import Augmenter, build_augmenter, official_config, skeleton_adain, skeleton_mix
+from actclr.engine.dist import select_device
+from actclr.engine.run import device_record
 from actclr.skeleton import BODY_PARTS, FLIP_PERMUTATION, PARENTS, TREE_ORDER
 from actclr.store.atomic import write_json
 
@@ -182,11 +185,14 @@ def numpy_views(batch: np.ndarray, s: Sampler, kinds: tuple[str, ...], actclr: b
 # ---------------------------------------------------------------- batched torch pipeline
 def torch_views(x: torch.Tensor, g: torch.Generator, names: tuple[str, ...], actclr: bool,
                 augmenter: Augmenter) -> list:
-    """The named views of the batch; for ActCLR also AdaIN(weak), Mix(AdaIN) and Mix(weak)."""
+    """The named views of the batch; for ActCLR also AdaIN(weak), Mix(AdaIN) and Mix(weak).
+    Returns when the device has finished them."""
     views = [augmenter.view(name, x, g, epoch=1) for name in names]
     if actclr:
         styled = skeleton_adain(views[names.index("weak")], g)
         views += [styled, skeleton_mix(styled, g).x, skeleton_mix(views[names.index("weak")], g).x]
+    if x.device.type == "cuda":  # return once the GPU has made them, for the timings
+        torch.cuda.synchronize(x.device)
     return views
 
 
@@ -241,11 +247,17 @@ VIEW_SETS = {
 @click.command()
 @click.option("--batch", default=128, show_default=True, help="Samples per batch.")
 @click.option("--repeats", default=5, show_default=True, help="Timed repetitions per side.")
+@click.option("--device", type=click.Choice(("cpu", "cuda")), default="cpu", show_default=True,
+              help="Where the batched torch views run.")
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
-def main(batch: int, repeats: int, out: Path) -> None:
+def main(batch: int, repeats: int, device: str, out: Path) -> None:
     torch.set_num_threads(1)
+    try:
+        dev = select_device(device)
+    except RuntimeError as err:  # CUDA asked for but absent: one line, no traceback
+        raise click.ClickException(str(err)) from None
     data = make_batch(batch)
-    x = torch.from_numpy(data)
+    x = torch.from_numpy(data).to(dev)
     augmenter = build_augmenter(official_config())
     sampler, g = Sampler(0), torch.Generator(device=x.device).manual_seed(0)
     load_before = os.getloadavg()
@@ -264,18 +276,21 @@ def main(batch: int, repeats: int, out: Path) -> None:
                     row.update({f"{side}_ms_per_batch": 1e3 * wall, f"{side}_cpu_ms_per_batch": 1e3 * cpu,
                                 f"{side}_samples_per_s": batch / wall})
                 rows.append(row)
-    table = Table(title=f"Augmentation time per batch (batch {batch}, 1 CPU thread, median of {repeats})")
+    where = "" if dev.type == "cpu" else f", torch side on {torch.cuda.get_device_name(dev)}"
+    table = Table(title=f"Augmentation time per batch (batch {batch}, 1 CPU thread{where}, median of {repeats})")
     for column in ("views", "glibc allocator", "timing", "numpy per-sample (ms)", "torch batched (ms)",
                    "speed-up (wall)", "speed-up (CPU)"):
         table.add_column(column, justify="right" if "(" in column else "left")
     for r in rows:
         table.add_row(r["views"], r["allocator"], r["timing"], f"{r['numpy_ms_per_batch']:.1f}",
                       f"{r['torch_ms_per_batch']:.1f}", f"{r['speedup']:.1f}x", f"{r['cpu_speedup']:.1f}x")
-    Console(width=130).print(table)
+    console = Console(width=130)
+    console.print(table)
     write_json(out, {"benchmark": "augment", "batch": batch, "repeats": repeats, "threads": 1,
-                     "device": "cpu", "torch": torch.__version__, "numpy": np.__version__,
+                     **device_record(dev), "torch": torch.__version__, "numpy": np.__version__,
                      "machine": platform.machine(), "load_average_before": load_before,
                      "load_average_after": os.getloadavg(), "results": rows})
+    console.print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,12 @@ that map them: the honest total).
 The baseline is the official (AimCLR / ActCLR ``feeder/ntu_feeder.py``) style: ``np.load(mmap_mode='r')``
 in the dataset constructor, one ``np.array(data[i])`` copy per item, default collation.
 
+With ``--device cuda`` every loader pins its batches (as ``make_loader`` does for CUDA) and each
+batch is copied to the GPU without blocking (``to_device``); the clock stops once the last copy
+has arrived, so samples/s include the host-to-device transfer.
+
     python bench/loader.py [--samples 20000] [--workers 0,1,2] [--batch-size 128] [--data DIR]
-                           [--kinds ShardStream,"ShardStream unverified"] [--repeat 3]
+                           [--kinds ShardStream,"ShardStream unverified"] [--repeat 3] [--device cpu|cuda]
 """
 from __future__ import annotations
 
@@ -47,7 +51,9 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.data import DataLoader, Dataset
 
-from actclr.data import H5Samples, ShardStream, make_loader
+from actclr.data import H5Samples, ShardStream, make_loader, to_device
+from actclr.engine.dist import select_device
+from actclr.engine.run import device_record
 from actclr.store.atomic import write_json
 from actclr.store.checksums import checksum_tree
 from actclr.store.shards import make_sample, shuffled_rows, write_split
@@ -109,16 +115,17 @@ class NpyFeeder(Dataset):
         return torch.from_numpy(np.array(self.data[index])), self.label[index], self.sample_name[index]
 
 
-def make(kind: str, root: Path, workers: int, batch_size: int) -> DataLoader:
+def make(kind: str, root: Path, workers: int, batch_size: int, device: torch.device) -> DataLoader:
     if kind == KINDS[0]:
         feeder = NpyFeeder(root / "train_data.npy", root / "train_label.pkl")
-        return DataLoader(feeder, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True)
+        return DataLoader(feeder, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True,
+                          pin_memory=device.type == "cuda")
     if kind == KINDS[1]:
-        return make_loader(H5Samples(root / "skeletons.h5"), "cpu", batch_size=batch_size, shuffle=True,
+        return make_loader(H5Samples(root / "skeletons.h5"), device, batch_size=batch_size, shuffle=True,
                            num_workers=workers, drop_last=True, persistent_workers=False)
     stream = ShardStream.from_dataset_dir(root, "xsub", "train", batch_size, rank=0, world_size=1,
                                           verify=kind == KINDS[2])
-    return make_loader(stream, "cpu", num_workers=workers, persistent_workers=False)
+    return make_loader(stream, device, num_workers=workers, persistent_workers=False)
 
 
 # ---------------------------------------------------------------- memory measurement
@@ -179,20 +186,24 @@ def cpu_seconds() -> float:
                for field in ("ru_utime", "ru_stime"))
 
 
-def run_one(kind: str, root: Path, workers: int, batch_size: int, max_batches: int | None) -> dict:
+def run_one(kind: str, root: Path, workers: int, batch_size: int, max_batches: int | None,
+            device: torch.device) -> dict:
     torch.set_num_threads(1)
     rss_start = peak_rss_mb()
     cpu_start = cpu_seconds()
     sampler = PssSampler()
     sampler.start()
-    loader = make(kind, root, workers, batch_size)
+    loader = make(kind, root, workers, batch_size, device)
+    wait = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     start = time.perf_counter()
     batches = iter(loader)
-    first = next(batches)
+    first = to_device(next(batches), device)
+    wait()
     after_first = time.perf_counter()
     samples = 0
-    for x, _, _ in itertools.islice(batches, max_batches):
-        samples += len(x)
+    for batch in itertools.islice(batches, max_batches):
+        samples += len(to_device(batch[0], device))
+    wait()
     end = time.perf_counter()
     del batches, loader  # workers exit and are reaped, so RUSAGE_CHILDREN covers them
     sampler.stop.set()
@@ -266,15 +277,21 @@ def verification_cost(results: list[dict]) -> dict:
 @click.option("--max-batches", type=int, default=None, help="cap each run (default: one full epoch)")
 @click.option("--data", type=click.Path(path_type=Path), default=None,
               help="reuse/keep the synthetic dataset here (default: a temporary directory)")
+@click.option("--device", type=click.Choice(("cpu", "cuda")), default="cpu", show_default=True,
+              help="Where the batches go (cuda: pinned memory, non-blocking copies).")
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
 @click.option("--kinds", default=",".join(KINDS), show_default=True, help="loaders to measure (comma-separated)")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(1), help="interleaved runs of each")
 @click.option("--one", type=click.Choice(KINDS), default=None, hidden=True)
-def main(samples: int, workers: str, batch_size: int, max_batches: int | None, data: Path | None, out: Path,
-         kinds: str, repeat: int, one: str | None) -> None:
+def main(samples: int, workers: str, batch_size: int, max_batches: int | None, data: Path | None, device: str,
+         out: Path, kinds: str, repeat: int, one: str | None) -> None:
     """Measure samples/s and peak memory of the actclr loaders against the official loader."""
+    try:
+        dev = select_device(device)
+    except RuntimeError as err:  # CUDA asked for but absent: one line, no traceback
+        raise click.ClickException(str(err)) from None
     if one is not None:  # child mode: a single configuration, result as JSON on stdout
-        print(json.dumps(run_one(one, data, int(workers), batch_size, max_batches)))
+        print(json.dumps(run_one(one, data, int(workers), batch_size, max_batches, dev)))
         return
     console = Console()
     console.width = max(console.width, 120)
@@ -296,7 +313,7 @@ def main(samples: int, workers: str, batch_size: int, max_batches: int | None, d
             raise click.BadParameter(f"unknown loader(s) {sorted(unknown)}; choose from {KINDS}", param_hint="--kinds")
         for _, count, kind in itertools.product(range(repeat), [int(w) for w in workers.split(",")], chosen):
             cmd = [sys.executable, __file__, "--one", kind, "--data", str(root), "--workers", str(count),
-                   "--batch-size", str(batch_size)] + (["--max-batches", str(max_batches)] if max_batches else [])
+                   "--batch-size", str(batch_size), "--device", device] + (["--max-batches", str(max_batches)] if max_batches else [])
             child = subprocess.run(cmd, capture_output=True, text=True)
             if child.returncode != 0:
                 raise click.ClickException(f"{kind} with {count} workers failed:\n{child.stderr}")
@@ -307,7 +324,7 @@ def main(samples: int, workers: str, batch_size: int, max_batches: int | None, d
         "benchmark": "loader",
         "config": {"samples": samples, "batch_size": batch_size, "max_batches": max_batches, "torch_threads": 1,
                    "repeat": repeat,
-                   "build_s": build_s, "file_mb": sizes},
+                   "build_s": build_s, "file_mb": sizes, **device_record(dev)},
         "environment": {"python": platform.python_version(), "torch": torch.__version__, "h5py": h5py.__version__,
                         "webdataset": getattr(wds, "__version__", "?"), "cpus": os.cpu_count(),
                         "platform": platform.platform()},

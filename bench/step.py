@@ -1,4 +1,4 @@
-"""Benchmark: one ActCLR training step on CPU, split into phases, against plain encoder passes.
+"""Benchmark: one ActCLR training step (CPU or CUDA), split into phases, against plain encoder passes.
 
 The method is not modified: the bench wraps the functions a step calls (views, AdaIN, mix,
 actionlet composite, actionlet masks, encoder passes, loss) with exclusive timers (a nested
@@ -14,7 +14,11 @@ Two branch sets are measured by default: the official three branches (``1,2,3``:
 3 no-grad passes, a floor of about 3.8x one fwd+bwd) and the paper's single MATS stream (``2``:
 one online view, ``A * AdaIN(X) + (1 - A) * Mix(AdaIN(X))``, 1 fwd+bwd + 2 no-grad passes).
 
+On CUDA (``--device cuda``) every clock reading waits for the device first, so each phase is
+charged with the kernels it launched (the synchronisations cost a little throughput).
+
     python bench/step.py [--batch 32] [--repeats 3] [--threads 1] [--branches 1,2,3 --branches 2]
+                         [--device cpu|cuda] [--out FILE]
 """
 from __future__ import annotations
 
@@ -37,6 +41,8 @@ from rich.table import Table
 import actclr.methods.actclr as actclr_module
 from actclr.cli.lists import NumberList
 from actclr.engine.config import defaults, encoder_config
+from actclr.engine.dist import select_device
+from actclr.engine.run import device_record
 from actclr.methods import build_method
 from actclr.models import build_encoder
 from actclr.store.atomic import write_json
@@ -55,10 +61,23 @@ PHASES = ("augmentation", "actionlet", "no-grad forwards", "query forwards", "lo
 OUTSIDE = ("step (forward part)", "backward", "optimizer")
 
 
+def clock(device: torch.device) -> Callable[[], float]:
+    """``perf_counter`` that first waits for ``device``'s queued work (CUDA; plain on CPU)."""
+    if device.type != "cuda":
+        return time.perf_counter
+
+    def now() -> float:
+        torch.cuda.synchronize(device)
+        return time.perf_counter()
+
+    return now
+
+
 class PhaseTimer:
     """Exclusive wall time per phase: time inside a nested timed call counts for the callee only."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = time.perf_counter) -> None:
+        self.now = now
         self.totals: dict = defaultdict(float)
         self._stack: list = []  # [phase, start, time spent in nested calls]
 
@@ -66,12 +85,12 @@ class PhaseTimer:
         """``fn`` timed as ``phase`` (a name, or a function returning it at call time)."""
         @wraps(fn)
         def timed(*args, **kwargs):
-            self._stack.append([phase() if callable(phase) else phase, time.perf_counter(), 0.0])
+            self._stack.append([phase() if callable(phase) else phase, self.now(), 0.0])
             try:
                 return fn(*args, **kwargs)
             finally:
                 name, start, nested = self._stack.pop()
-                elapsed = time.perf_counter() - start
+                elapsed = self.now() - start
                 self.totals[name] += elapsed - nested
                 if self._stack:
                     self._stack[-1][2] += elapsed
@@ -106,18 +125,19 @@ def instrument(method: torch.nn.Module, timer: PhaseTimer, stack: ExitStack) -> 
 
 def actclr_step(method, optimizer, x: torch.Tensor, g: torch.Generator, timer: PhaseTimer) -> None:
     """One full training step with its phases recorded in ``timer``."""
+    now = timer.now
     with ExitStack() as stack:
         instrument(method, timer, stack)
-        start = time.perf_counter()
+        start = now()
         loss, _ = method.training_step(x, 1, g)
-        timer.totals["step (forward part)"] += time.perf_counter() - start
-    start = time.perf_counter()
+        timer.totals["step (forward part)"] += now() - start
+    start = now()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    timer.totals["backward"] += time.perf_counter() - start
-    start = time.perf_counter()
+    timer.totals["backward"] += now() - start
+    start = now()
     optimizer.step()
-    timer.totals["optimizer"] += time.perf_counter() - start
+    timer.totals["optimizer"] += now() - start
 
 
 def encoder_pass(encoder: torch.nn.Module, x: torch.Tensor) -> None:
@@ -142,22 +162,22 @@ def compute_floor(encoder: torch.nn.Module, x: torch.Tensor, branches: tuple) ->
             encoder.feature_map(x)
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def timed(fn: Callable[[], object], now: Callable[[], float]) -> float:
+    start = now()
     fn()
-    return time.perf_counter() - start
+    return now() - start
 
 
 def measure(method, optimizer, x: torch.Tensor, g: torch.Generator, repeats: int) -> list:
     """``repeats`` rounds of (baseline, ActCLR step with phases, compute floor), interleaved so
     that the three see the same machine load; one warm-up round first."""
-    encoder = method.encoder_q
+    encoder, now = method.encoder_q, clock(x.device)
     rounds = []
     for _ in range(repeats + 1):
-        timer = PhaseTimer()
-        baseline = timed(lambda: encoder_pass(encoder, x))
-        step = timed(partial(actclr_step, method, optimizer, x, g, timer))
-        floor = timed(lambda: compute_floor(encoder, x, method.options.branches))
+        timer = PhaseTimer(now)
+        baseline = timed(lambda: encoder_pass(encoder, x), now)
+        step = timed(partial(actclr_step, method, optimizer, x, g, timer), now)
+        floor = timed(lambda: compute_floor(encoder, x, method.options.branches), now)
         phases = {name: timer.totals.get(name, 0.0) for name in PHASES}
         phases["other (forward part)"] = timer.totals["step (forward part)"] - sum(
             v for k, v in timer.totals.items() if k not in OUTSIDE)
@@ -171,17 +191,17 @@ def median(rounds: list, fn: Callable[[dict], float]) -> float:
 
 
 def bench_branches(branches: tuple, batch: int, repeats: int, threads: int, queue: int,
-                   console: Console) -> dict:
+                   device: torch.device, console: Console) -> dict:
     """Measure the step with ``branches``; print its table and return its results."""
     torch.manual_seed(0)
     cfg = defaults()
     method_cfg = {**cfg["method"], "queue_size": queue, "topk": min(cfg["method"]["topk"], queue),
                   "branches": list(branches)}
-    x = make_batch(batch)
+    x = make_batch(batch).to(device)
     method = build_method("actclr", method_cfg, lambda: build_encoder(encoder_config(cfg)),
-                          augmenter=cfg["augment"], average_motion=x.mean(0)).train()
+                          augmenter=cfg["augment"], average_motion=x.mean(0)).to(device).train()
     optimizer = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
-    rounds = measure(method, optimizer, x, torch.Generator().manual_seed(0), repeats)
+    rounds = measure(method, optimizer, x, torch.Generator(device=device).manual_seed(0), repeats)
 
     names = list(rounds[0]["phases"])
     phase_ms = {n: 1e3 * median(rounds, lambda r, n=n: r["phases"][n]) for n in names}
@@ -195,7 +215,8 @@ def bench_branches(branches: tuple, batch: int, repeats: int, threads: int, queu
     trained, no_grad = encoder_passes(branches)
 
     label = ",".join(map(str, branches))
-    table = Table(title=f"ActCLR training step, branches {label}, CPU, batch {batch}, {threads} thread(s), "
+    where = f"CUDA ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "CPU"
+    table = Table(title=f"ActCLR training step, branches {label}, {where}, batch {batch}, {threads} thread(s), "
                         f"queue {queue}, median of {repeats}")
     for column in ("phase", "ms", "share of step", "x encoder fwd+bwd"):
         table.add_column(column, justify="left" if column == "phase" else "right")
@@ -224,13 +245,21 @@ def bench_branches(branches: tuple, batch: int, repeats: int, threads: int, queu
 @click.option("--branches", "branch_sets", multiple=True, default=("1,2,3", "2"), show_default=True,
               type=NumberList(what="branch numbers", minimum=1, noun="branch"),
               help="Branch set to measure (repeatable).")
-def main(batch: int, repeats: int, threads: int, queue: int, branch_sets: tuple) -> None:
+@click.option("--device", type=click.Choice(("cpu", "cuda")), default="cpu", show_default=True,
+              help="Where the step runs.")
+@click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
+def main(batch: int, repeats: int, threads: int, queue: int, branch_sets: tuple, device: str, out: Path) -> None:
     torch.set_num_threads(threads)
+    try:
+        dev = select_device(device)
+    except RuntimeError as err:  # CUDA asked for but absent: one line, no traceback
+        raise click.ClickException(str(err)) from None
     console = Console()
-    runs = [bench_branches(b, batch, repeats, threads, queue, console) for b in branch_sets]
-    write_json(RESULTS, {"batch": batch, "threads": threads, "repeats": repeats, "queue_size": queue,
-                         "torch": torch.__version__, "platform": platform.platform(), "runs": runs})
-    console.print(f"wrote {RESULTS}")
+    runs = [bench_branches(b, batch, repeats, threads, queue, dev, console) for b in branch_sets]
+    write_json(out, {"batch": batch, "threads": threads, "repeats": repeats, "queue_size": queue,
+                     **device_record(dev), "torch": torch.__version__,
+                     "platform": platform.platform(), "runs": runs})
+    console.print(f"wrote {out}")
 
 
 if __name__ == "__main__":

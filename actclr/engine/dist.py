@@ -90,13 +90,22 @@ def init_distributed(device: str = "auto", timeout_minutes: float = 30.0) -> Dis
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     if world_size > 1 and not tdist.is_initialized():
-        backend = "nccl" if dev.type == "cuda" else "gloo"
-        extra: dict[str, Any] = {}  # bind NCCL to this device up front where torch supports it (>= 2.3)
-        if dev.type == "cuda" and "device_id" in inspect.signature(tdist.init_process_group).parameters:
-            extra["device_id"] = dev
-        tdist.init_process_group(backend=backend, rank=rank, world_size=world_size,
-                                 timeout=timedelta(minutes=timeout_minutes), **extra)
+        join_process_group(dev, rank, world_size, timeout_minutes)
     return DistEnv(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
+
+
+def join_process_group(device: torch.device, rank: int, world_size: int, timeout_minutes: float = 30.0,
+                       init_method: str | None = None) -> None:
+    """Create the default process group: NCCL bound to ``device`` on CUDA, gloo on CPU.
+
+    ``init_method`` defaults to the launcher's ``env://`` rendezvous (``MASTER_ADDR``/``PORT``).
+    """
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    extra: dict[str, Any] = {}  # bind NCCL to this device up front where torch supports it (>= 2.3)
+    if device.type == "cuda" and "device_id" in inspect.signature(tdist.init_process_group).parameters:
+        extra["device_id"] = device
+    tdist.init_process_group(backend=backend, init_method=init_method, rank=rank, world_size=world_size,
+                             timeout=timedelta(minutes=timeout_minutes), **extra)
 
 
 def shutdown(env: DistEnv) -> None:

@@ -54,22 +54,31 @@ def git_commit(path: Path | None = None) -> str | None:
     return head + ("+dirty" if dirty else "")
 
 
+def device_record(device: torch.device) -> dict:
+    """``device`` (type), ``device_name`` (GPU model or CPU) and the ``cuda``/``cudnn`` versions
+    in use (None off CUDA), as the run directory and the benchmarks record them."""
+    cuda = device.type == "cuda"
+    return {"device": device.type,
+            "device_name": torch.cuda.get_device_name(device) if cuda else platform.processor() or None,
+            "cuda": torch.version.cuda if cuda else None,
+            "cudnn": torch.backends.cudnn.version() if cuda else None}
+
+
 def environment_record(env: DistEnv, cfg: Mapping, dataset_info: Mapping) -> dict:
     """What ``RUN/env.json`` holds."""
-    cuda = env.device.type == "cuda"
+    device = device_record(env.device)
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "numpy": np.__version__, "actclr": actclr.__version__,
-                     "cuda": torch.version.cuda if cuda else None,
-                     "cudnn": torch.backends.cudnn.version() if cuda else None},
+                     "cuda": device["cuda"], "cudnn": device["cudnn"]},
         "git_commit": git_commit(),
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "command": sys.argv,
         "world_size": env.world_size,
-        "device": str(env.device.type),
-        "device_name": torch.cuda.get_device_name(env.device) if cuda else platform.processor() or None,
+        "device": device["device"],
+        "device_name": device["device_name"],
         "batch_size_per_device": cfg["data"]["batch_size"],
         "effective_batch_size": cfg["data"]["batch_size"] * env.world_size,
         "seed": cfg["train"]["seed"],
