@@ -11,9 +11,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 # torch first and pinned: on these machines 2.13.0 is a local CPU wheel; an unpinned torch
-# would pull a multi-GB CUDA build. Set ACTCLR_TORCH to choose another spec.
+# would pull a multi-GB CUDA build. Set ACTCLR_TORCH to choose another build: pip arguments, e.g.
+# ACTCLR_TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" (docs/gpu.md).
+# Only a new .venv gets it: a .venv that already has torch keeps it.
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
-  quiet_pip "${ACTCLR_TORCH:-torch==2.13.0}"
+  read -r -a torch_spec <<< "${ACTCLR_TORCH:-torch==2.13.0}"
+  quiet_pip "${torch_spec[@]}"
 fi
 quiet_pip -e ".[test,lint]"
 .venv/bin/python -c "import actclr, torch; print(f'actclr {actclr.__version__} with torch {torch.__version__} ready in .venv')"
