@@ -5,9 +5,10 @@ The baseline is written here in the style of the official ``Dataset.__getitem__`
 Python's ``random`` and noise from ``numpy.random.RandomState``. AdaIN and Skeleton Mix, which
 the official code runs on the GPU per batch, are written per sample with a partner here too.
 Both sides run in the same process on one CPU thread with the same view definitions (epoch 1:
-every transform active); with ``--device cuda`` the batched side runs on the GPU (the numpy side
-stays on the CPU, as the official feeders do) and each timing waits for the GPU to finish, timed alternately (as inside a training loop, and robust to load on a
-shared machine) and consecutively (each side warm). Wall and process CPU time are recorded.
+every transform active), timed alternately (as inside a training loop, and robust to load on a
+shared machine) and consecutively (each side warm). With ``--device cuda`` the batched side runs
+on the GPU (the numpy side stays on the CPU, as in the official feeders) and its timings wait
+for the GPU to finish. Wall and process CPU time are recorded.
 
 Everything is measured twice: with glibc's default allocator settings, then (where glibc is
 available) after ``mallopt`` asks it to keep freed memory, as ``MALLOC_TRIM_THRESHOLD_`` and

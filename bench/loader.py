@@ -313,7 +313,8 @@ def main(samples: int, workers: str, batch_size: int, max_batches: int | None, d
             raise click.BadParameter(f"unknown loader(s) {sorted(unknown)}; choose from {KINDS}", param_hint="--kinds")
         for _, count, kind in itertools.product(range(repeat), [int(w) for w in workers.split(",")], chosen):
             cmd = [sys.executable, __file__, "--one", kind, "--data", str(root), "--workers", str(count),
-                   "--batch-size", str(batch_size), "--device", device] + (["--max-batches", str(max_batches)] if max_batches else [])
+                   "--batch-size", str(batch_size), "--device", device]
+            cmd += ["--max-batches", str(max_batches)] if max_batches else []
             child = subprocess.run(cmd, capture_output=True, text=True)
             if child.returncode != 0:
                 raise click.ClickException(f"{kind} with {count} workers failed:\n{child.stderr}")

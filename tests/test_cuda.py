@@ -16,10 +16,13 @@ import math
 import pytest
 import torch
 import torch.distributed as tdist
+from augment_helpers import gen, skeletons
+from device_helpers import CUDA_MISSING, TARGET, cpu_draws, relative_error, target_available
+from methods_helpers import batch, make, tiny_encoder
+from test_pretrain_run import DEMO, OVERRIDES
 from torch import Tensor, nn
 
-from actclr.augment import (STREAMS, TRANSFORMS, build_augmenter, get_transform, official_config, skeleton_mix,
-                            to_stream)
+from actclr.augment import STREAMS, TRANSFORMS, build_augmenter, get_transform, official_config, skeleton_mix, to_stream
 from actclr.data import ShardStream, make_loader, to_device
 from actclr.engine.config import build_config
 from actclr.engine.dist import DistEnv, join_process_group
@@ -27,10 +30,6 @@ from actclr.engine.trainer import AMP_DTYPES, _ddp, run_pretraining
 from actclr.methods.actionlet import actionlet_mask
 from actclr.methods.moco import Queue, batch_shuffle_ddp, batch_unshuffle_ddp, concat_all_gather
 from actclr.models import build_encoder
-from augment_helpers import gen, skeletons
-from device_helpers import CUDA_MISSING, TARGET, cpu_draws, relative_error, target_available
-from methods_helpers import batch, make, tiny_encoder
-from test_pretrain_run import DEMO, OVERRIDES
 
 CPU = torch.device("cpu")
 
