@@ -137,7 +137,7 @@ class ShardStream(IterableDataset):
     iteration starts, so it works with persistent workers: call it before ``iter(loader)``. Shard
     order and the sample shuffle buffer (seed from ``(seed, epoch, stream)``) follow the epoch.
 
-    ``urls`` are local paths or ``file://``/``http(s)://`` URLs (no ``pipe:`` commands or other
+    ``urls`` are local paths, ``file://`` or fsspec URLs (no ``pipe:`` commands or unknown
     schemes), or one brace pattern string. ``shard_sizes`` (sample count per shard, from the
     index) enable :meth:`batches_per_rank` and truncation checks; ``sha256`` (one hex digest per
     shard) makes every shard hashed as it streams and compared at its end. Members outside the
@@ -199,7 +199,7 @@ class ShardStream(IterableDataset):
         cls, dataset, benchmark: str, split: str, batch_size: int, *, verify: bool = True, **kw
     ) -> ShardStream:
         """Stream the split of ``dataset`` (a ``PreparedDataset`` or its location: directory,
-        ``file://`` or ``http(s)://`` URL) listed in ``shards/<benchmark>/<split>.json``.
+        ``file://`` or fsspec URL) listed in ``shards/<benchmark>/<split>.json``.
 
         With ``verify`` (default) the index and every shard are checked against their sha256 in
         ``dataset.json`` (shards as they stream); ``verify=False`` skips the digests.

@@ -81,5 +81,8 @@ def local_file(root: str | os.PathLike, name: str, where: str) -> Path:
 
 
 def url_of(base_url: str, name: str, where: str) -> str:
-    """``base_url`` (ending in ``/``) followed by the percent-encoded checked ``name``."""
-    return base_url + urllib.parse.quote(check_name(name, where))
+    """``base_url`` (ending in ``/``) followed by the checked ``name``, percent-encoded for http(s)
+    (object store keys and ``memory://`` paths are literal)."""
+    name = check_name(name, where)
+    http = urllib.parse.urlsplit(base_url).scheme in ("http", "https")
+    return base_url + (urllib.parse.quote(name) if http else name)

@@ -1,9 +1,10 @@
-"""Open a prepared dataset from a local directory, a ``file://`` URL or an ``http(s)://`` URL.
+"""Open a prepared dataset from a local directory, a ``file://`` URL or any fsspec URL
+(``http(s)://``, ``memory://``, ``s3://``, ``gs://``, ``hf://``...; see :mod:`actclr.store.streams`).
 
 What works where:
 
 - local directory / ``file://``: everything is read in place.
-- ``http(s)://``: ``dataset.json``, the manifest, shard indexes and the average motions are
+- a URL: ``dataset.json``, the manifest, shard indexes and the average motions are
   fetched into memory; shards are streamed from their URLs (``ShardStream.from_dataset_dir``,
   hashed as they stream); ``h5_path`` / ``videos_path`` / :meth:`PreparedDataset.local_path`
   download the file into the cache (``$ACTCLR_CACHE`` or ``~/.cache/actclr``, one folder per
@@ -18,19 +19,18 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from actclr.store.atomic import atomic_path, write_bytes
+from actclr.store.atomic import write_bytes
 from actclr.store.checksums import sha256_file
 from actclr.store.errors import DatasetError
 from actclr.store.manifest import read_manifest
 from actclr.store.paths import check_component, check_digest, check_name, local_file, url_of
-from actclr.store.streams import HashingReader, http_open, local_path
+from actclr.store.streams import fetch, local_path, location_size, read_location
 
 DATASET_JSON = "dataset.json"
 
@@ -93,15 +93,11 @@ class PreparedDataset:
         """The bytes of a (small) file of the dataset."""
         if self.root is not None:
             return Path(self.url_of(relative)).read_bytes()
-        with http_open(self.url_of(relative)) as response:
-            return response.read()
+        return read_location(self.url_of(relative))
 
     def file_size(self, relative: str) -> int:
-        """Size in bytes of a dataset file (a ``HEAD`` request when remote)."""
-        if self.root is not None:
-            return Path(self.url_of(relative)).stat().st_size
-        with http_open(self.url_of(relative), method="HEAD") as response:
-            return int(response.headers.get("Content-Length", 0))
+        """Size in bytes of a dataset file (a ``HEAD`` request over http)."""
+        return location_size(self.url_of(relative))
 
     def sha256_of(self, relative: str) -> str:
         """The sha256 that ``dataset.json`` lists for ``relative`` (``ValueError`` if it lists none)."""
@@ -116,15 +112,6 @@ class PreparedDataset:
         """Where remote files are downloaded: one folder per (checked hex) fingerprint."""
         fingerprint = check_digest(self.info.get("fingerprint"), f"{self.url_of(DATASET_JSON)} fingerprint")
         return self._cache_root / "datasets" / fingerprint
-
-    def _download(self, relative: str, target: Path, expected: str | None) -> None:
-        """Fetch ``relative`` to ``target`` (temporary name, renamed once complete and, with
-        ``expected``, once its sha256 matched: a mismatching download is never published)."""
-        url = self.url_of(relative)
-        with atomic_path(target) as tmp, HashingReader(http_open(url), expected) as stream:
-            with open(tmp, "wb") as f:
-                shutil.copyfileobj(stream, f, 1 << 20)
-            stream.finish(f"{url} (download)")
 
     def local_path(self, relative: str, check: bool = True) -> Path:
         """A local path of a dataset file, downloading it into :attr:`cache_dir` when remote.
@@ -141,7 +128,7 @@ class PreparedDataset:
         if expected is not None and self._checked.get(relative) == expected:
             return target                    # already checked since this dataset was opened
         if not (target.is_file() and (expected is None or sha256_file(target) == expected)):
-            self._download(relative, target, expected)
+            fetch(self.url_of(relative), target, expected)
         if expected is not None:
             self._checked[relative] = expected
         return target
@@ -154,7 +141,7 @@ class PreparedDataset:
         for relative in self.info.get("files", {}):
             target = local_file(self.cache_dir, relative, self.location)
             try:
-                self._download(relative, target, None)
+                fetch(self.url_of(relative), target, None)
             except OSError:                  # not served: no stale copy may stand in for it
                 target.unlink(missing_ok=True)
         write_bytes(self.cache_dir / DATASET_JSON, self._info_bytes)
@@ -187,5 +174,5 @@ class PreparedDataset:
 
 
 def open_dataset(location: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> PreparedDataset:
-    """Open the prepared dataset at a directory, ``file://`` URL or ``http(s)://`` URL."""
+    """Open the prepared dataset at a directory, ``file://`` URL or fsspec URL (``http(s)://``, ``memory://``...)."""
     return PreparedDataset(location, cache_dir)

@@ -104,7 +104,7 @@ class ShardIndex:
 
 def read_shard_index(dataset, benchmark: str, split: str, verify: bool = True) -> ShardIndex:
     """Read the index ``shards/<benchmark>/<split>.json`` of ``dataset`` (a :class:`PreparedDataset`
-    or its location: directory, ``file://`` or ``http(s)://`` URL).
+    or its location: directory, ``file://`` or fsspec URL).
 
     With ``verify`` the index's bytes must match their sha256 in ``dataset.json``. Raises
     ``FileNotFoundError``/``DatasetError`` naming the index when it is missing, unsafe (a shard

@@ -132,7 +132,7 @@ def issues_lines(info: dict) -> list:
 @click.argument("location")
 @click.option("--per-class", is_flag=True, help="Show the sample count of every class.")
 def info(location: str, per_class: bool) -> None:
-    """Describe the prepared dataset at LOCATION (a directory, file:// or http(s):// URL)."""
+    """Describe the prepared dataset at LOCATION (a directory, file://, http(s)://, s3://... URL)."""
     try:
         ds = open_dataset(location)
     except (OSError, ValueError) as error:

@@ -14,7 +14,7 @@ from actclr.store.reader import open_dataset
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Where a remote dataset is downloaded (default $ACTCLR_CACHE or ~/.cache/actclr).")
 def verify(location: str, cache_dir: str | None) -> None:
-    """Check the prepared dataset at LOCATION (directory, file:// or http(s):// URL).
+    """Check the prepared dataset at LOCATION (directory, file://, http(s)://, s3://... URL).
 
     Every file's sha256, every shard read strictly (member vocabulary, safe decoders) against its
     index, the manifest and the HDF5 files, the average motions (recomputed) and the fingerprint
