@@ -62,7 +62,9 @@ def test_a_missing_protocol_package_names_the_extra():
         pytest.skip("s3fs is installed")
     except ImportError:
         pass
-    with pytest.raises(MissingExtraError, match=r"s3://bucket/ds/dataset.json: s3:// URLs need s3fs, which is not installed \(pip install 'actclr\[s3\]'\)"):
+    expected = (r"s3://bucket/ds/dataset.json: s3:// URLs need s3fs, which is not installed "
+                r"\(pip install 'actclr\[s3\]'\)")
+    with pytest.raises(MissingExtraError, match=expected):
         open_dataset("s3://bucket/ds")
     result = CliRunner().invoke(cli, ["info", "s3://bucket/ds"])
     assert result.exit_code == 1

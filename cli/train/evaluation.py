@@ -19,7 +19,8 @@ def encoder_options(command: Callable) -> Callable:
     """``--data --benchmark --checkpoint --out --stream --device --seed --workers --model-config
     --bn-calibration``."""
     options = [
-        click.option("--data", required=True, help="Prepared dataset: directory, file://, http(s)://, s3://, gs://, hf:// or another fsspec URL."),
+        click.option("--data", required=True,
+                     help="Prepared dataset: directory or URL (file://, http(s)://, s3://, gs://, hf://...)."),
         click.option("--benchmark", help="Benchmark (xsub, xview, xset); default: the checkpoint's, if the "
                                          "dataset has it."),
         click.option("--checkpoint", required=True,

@@ -13,7 +13,7 @@ from actclr.engine.config import ConfigError, build_config
 
 
 @click.command("pretrain")
-@click.option("--data", required=True, help="Prepared dataset: directory, file://, http(s)://, s3://, gs://, hf:// or another fsspec URL.")
+@click.option("--data", required=True, help="Prepared dataset: directory or URL (file://, http(s)://, s3://, gs://, hf://...).")
 @click.option("--benchmark", help="Benchmark of the dataset (xsub, xview, xset); default: the recipe's.")
 @click.option("--stream", type=click.Choice(["joint", "motion", "bone"]),
               help="Input stream; default: the recipe's.")
