@@ -14,8 +14,10 @@ from test_untrusted import SHARD, flip_byte, stream_all
 
 from actclr.cli.data import cli
 from actclr.data import CorruptShardError
-from actclr.store import open_dataset, verify_dataset
-from actclr.store.streams import MissingExtraError, filesystem
+from actclr.store import compute_fingerprint, open_dataset, verify_dataset
+from actclr.store.errors import DatasetError
+from actclr.store.streams import DigestMismatchError, MissingExtraError, filesystem
+from actclr.store.transfer import publish, pull
 
 
 @pytest.fixture
@@ -85,3 +87,129 @@ def test_info_over_http_and_memory(synth_dataset, memory_url):
             result = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["info", location])
             assert result.exit_code == 0, result.output
             assert json.loads((synth_dataset / "dataset.json").read_text())["fingerprint"] in result.output
+
+
+# -- pull and publish ------------------------------------------------------------------------
+
+def fingerprint_of(directory) -> str:
+    return json.loads((directory / "dataset.json").read_text())["fingerprint"]
+
+
+def run(args) -> str:
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(cli, [str(a) for a in args])
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.output
+
+
+def test_publish_then_pull_through_memory_is_identical(synth_dataset, memory_url, tmp_path):
+    out = run(["publish", synth_dataset, memory_url])
+    assert f"to {memory_url}" in out
+    out = run(["pull", memory_url, tmp_path / "copy"])
+    assert "is complete" in out
+    copy = tmp_path / "copy"
+    assert (copy / "dataset.json").read_bytes() == (synth_dataset / "dataset.json").read_bytes()
+    assert compute_fingerprint(copy) == fingerprint_of(synth_dataset)
+    assert verify_dataset(copy) == []
+
+
+def test_pull_over_http_is_identical_and_a_second_pull_keeps_everything(synth_dataset, tmp_path):
+    with serve(synth_dataset) as base:
+        first = pull(base, tmp_path / "copy", jobs=3)
+        again = pull(base, tmp_path / "copy")
+    listed = json.loads((synth_dataset / "dataset.json").read_text())["files"]
+    assert sorted(first.copied) == sorted(listed) and first.kept == []
+    assert again.copied == [] and sorted(again.kept) == sorted(listed)
+    assert compute_fingerprint(tmp_path / "copy") == fingerprint_of(synth_dataset)
+    assert verify_dataset(tmp_path / "copy") == []
+
+
+class Interrupted(OSError):
+    pass
+
+
+def fail_after(monkeypatch, n: int) -> None:
+    """Make pulls fail on their file ``n + 1``, leaving a partial temporary file (as a killed pull does)."""
+    from actclr.store import transfer
+
+    calls = []
+    real = transfer.fetch
+
+    def fetch(location, target, expected, on_bytes=None):
+        calls.append(location)
+        if len(calls) > n:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (target.parent / f".{target.name}.tmp-999999").write_bytes(b"partial")
+            raise Interrupted(f"{location}: connection lost")
+        real(location, target, expected, on_bytes)
+    monkeypatch.setattr(transfer, "fetch", fetch)
+
+
+def test_an_interrupted_pull_never_looks_complete_and_resumes(synth_dataset, tmp_path, monkeypatch):
+    copy = tmp_path / "copy"
+    listed = json.loads((synth_dataset / "dataset.json").read_text())["files"]
+    with serve(synth_dataset) as base:
+        with monkeypatch.context() as patch:
+            fail_after(patch, 5)
+            with pytest.raises(Interrupted, match="connection lost"):
+                pull(base, copy, jobs=1)
+        assert not (copy / "dataset.json").exists()
+        with pytest.raises(FileNotFoundError, match="no dataset.json"):
+            open_dataset(copy)
+        present = {p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.is_file()}
+        complete = {name for name in present if not name.split("/")[-1].startswith(".")}
+        assert 5 <= len(complete) < len(listed) and present - complete  # and a partial temporary file
+        resumed = pull(base, copy)
+        assert complete == set(resumed.kept) and sorted(resumed.copied + resumed.kept) == sorted(listed)
+        assert compute_fingerprint(copy) == fingerprint_of(synth_dataset)
+        assert not [p for p in copy.rglob(".*")]  # the partial file is gone
+        # a complete copy whose file then changes: the next pull takes dataset.json away first
+        flip_byte(copy / SHARD)
+        with monkeypatch.context() as patch:
+            fail_after(patch, 0)
+            with pytest.raises(Interrupted):
+                pull(base, copy)
+        assert not (copy / "dataset.json").exists()
+        assert pull(base, copy).copied == [SHARD]
+    assert verify_dataset(copy) == []
+
+
+def test_a_tampered_file_on_the_source_is_refused(synth_dataset, tmp_path):
+    source = shutil.copytree(synth_dataset, tmp_path / "source")
+    flip_byte(source / SHARD)
+    copy = tmp_path / "copy"
+    with serve(source) as base:
+        expected = f"{base}{SHARD} \\(download\\): sha256 differs from dataset.json"
+        with pytest.raises(DigestMismatchError, match=expected):
+            pull(base, copy)
+        result = CliRunner().invoke(cli, ["pull", base, str(copy)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {base}{SHARD} (download): sha256 differs") and len(
+        result.stderr.splitlines()) == 1
+    assert not (copy / SHARD).exists() and not (copy / "dataset.json").exists()
+    assert not [p for p in copy.rglob(".*")]  # no temporary file left
+
+
+def test_publish_refuses_a_dataset_that_does_not_verify(synth_dataset, memory_url, tmp_path):
+    source = shutil.copytree(synth_dataset, tmp_path / "source")
+    flip_byte(source / SHARD)
+    with pytest.raises(DatasetError, match=f"not published, verify found 1 problem.*{SHARD}: sha256 differs"):
+        publish(source, memory_url)
+    assert not fsspec.filesystem("memory").exists(memory_url)
+
+
+def test_publish_to_a_directory_replaces_an_older_version(synth_dataset, tmp_path):
+    publish(synth_dataset, tmp_path / "shared")
+    flip_byte(tmp_path / "shared" / SHARD)
+    assert verify_dataset(tmp_path / "shared") != []
+    publish(synth_dataset, (tmp_path / "shared").as_uri())
+    assert verify_dataset(tmp_path / "shared") == []
+
+
+def test_pull_one_split(synth_dataset, memory_url, tmp_path):
+    publish(synth_dataset, memory_url)
+    result = pull(memory_url, tmp_path / "part", benchmark="xsub", split="train")
+    assert all(not f.startswith("shards/") or f.startswith("shards/xsub/train") for f in result.copied)
+    assert "skeletons.h5" not in result.copied and "manifest.parquet" in result.copied
+    assert stream_all(tmp_path / "part") == stream_all(synth_dataset)
+    with pytest.raises(DatasetError, match="no benchmark 'xxx'; the dataset has xsub, xview"):
+        pull(memory_url, tmp_path / "other", benchmark="xxx")

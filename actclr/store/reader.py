@@ -78,6 +78,11 @@ class PreparedDataset:
         self._checked: dict = {}             # cached files checked against self.info (remote)
 
     @property
+    def info_bytes(self) -> bytes:
+        """``dataset.json`` exactly as read when the dataset was opened."""
+        return self._info_bytes
+
+    @property
     def is_local(self) -> bool:
         return self.root is not None
 

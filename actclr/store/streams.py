@@ -150,7 +150,7 @@ def fetch(location: str, target: str | Path, expected: str | None, on_bytes=None
     with atomic_path(target) as tmp, HashingReader(open_location(location), expected, location) as stream:
         with open(tmp, "wb") as f:
             if on_bytes is None:
-                shutil.copyfileobj(stream, f, _BLOCK)  # type: ignore[misc]  # HashingReader reads like a file
+                shutil.copyfileobj(stream, f, _BLOCK)
             else:
                 while block := stream.read(_BLOCK):
                     f.write(block)

@@ -16,7 +16,7 @@ from actclr.store.manifest import SPLITS
 _MAX_LISTED = 10
 
 
-def _size(n: float) -> str:
+def human_size(n: float) -> str:
     """``n`` bytes, human-readable."""
     for unit in ("B", "KiB", "MiB"):
         if n < 1024:
@@ -105,8 +105,8 @@ def sizes_table(ds: PreparedDataset) -> Table:
     table.add_column("files", justify="right")
     table.add_column("size", justify="right")
     for group, (size, count) in sorted(groups.items()):
-        table.add_row(group, str(count), _size(size))
-    table.add_row("total", str(sum(c for _, c in groups.values())), _size(sum(s for s, _ in groups.values())),
+        table.add_row(group, str(count), human_size(size))
+    table.add_row("total", str(sum(c for _, c in groups.values())), human_size(sum(s for s, _ in groups.values())),
                   style="bold")
     return table
 
