@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import webdataset as wds
 
 from actclr.store.atomic import atomic_path, write_json
 from actclr.store.errors import DatasetError
@@ -63,6 +62,8 @@ def write_split(directory: str | os.PathLike, benchmark: str, split: str, sample
     Each tar is written under a temporary name and renamed when full; the index comes last.
     Returns the index dict.
     """
+    import webdataset as wds  # imports torch: only writers pay for it (info, verify, pull start faster)
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     stream: Iterator[dict] = iter(samples)
