@@ -12,7 +12,8 @@
    (plus a few dozen bytes of manifest per sample).
 4. Write ``manifest.parquet``, ``average_motion/*.npy`` and the shards (reading ``ready`` rows
    back from the HDF5 file in each split's shuffled order).
-5. Checksums and fingerprint, then ``dataset.json`` LAST; finally ``.partial/`` is removed.
+5. Fingerprint, the dataset card ``README.md`` (``actclr.store.card``), checksums, then
+   ``dataset.json`` LAST; finally ``.partial/`` is removed.
 
 Every file is written under a temporary name and renamed, so a directory without
 ``dataset.json`` is never mistaken for a complete dataset.
@@ -40,8 +41,9 @@ import actclr
 from actclr.profiles import DEFAULT_PROFILE, get_profile
 from actclr.registry import DatasetSpec, get_dataset
 from actclr.skeleton import NUM_BODIES, NUM_JOINTS
-from actclr.store.atomic import write_json, write_npy
+from actclr.store.atomic import write_bytes, write_json, write_npy
 from actclr.store.average import MeanAccumulator
+from actclr.store.card import CARD, dataset_card
 from actclr.store.checksums import checksum_tree
 from actclr.store.fingerprint import compute_fingerprint
 from actclr.store.hdf5 import open_h5, skeleton_writer, video_writer
@@ -57,7 +59,7 @@ from .sources import MAX_FILE_MB, Inventory, RawFile, VideoFiles, find_sources, 
 
 #: Files per chunk: NTU files are small; a PKU-MMD video holds ~20 clips and thousands of frames.
 CHUNK_SIZE = {"ntu": 32, "pkummd": 4}
-OUTPUTS = ("dataset.json", "manifest.parquet", "skeletons.h5", "videos.h5", "shards", "average_motion")
+OUTPUTS = ("dataset.json", "manifest.parquet", "skeletons.h5", "videos.h5", "shards", "average_motion", CARD)
 #: Remembered content digests of the raw files (:mod:`.rawdigest`), kept between runs.
 RAW_DIGESTS = ".raw-digests.json"
 
@@ -397,13 +399,14 @@ def _prepare_locked(options: PrepareOptions, spec: DatasetSpec, profile, invento
     write_manifest(out / "manifest.parquet", table)
     _write_shards(out, table, list(spec.benchmarks), options.shard_seed, reporter)
 
-    reporter.progress("checksums", 0, 1)
-    info = _dataset_info(spec, profile_info, table, options, config, source, skipped, bad, missing)
-    info["files"] = checksum_tree(out)
-    reporter.progress("checksums", 1, 1)
     reporter.progress("fingerprint", 0, 1)
+    info = _dataset_info(spec, profile_info, table, options, config, source, skipped, bad, missing)
     info["fingerprint"] = compute_fingerprint(out)
     reporter.progress("fingerprint", 1, 1)
+    write_bytes(out / CARD, dataset_card(info, sorted(Path(raw).name for raw in options.raw)).encode())
+    reporter.progress("checksums", 0, 1)
+    info["files"] = checksum_tree(out)
+    reporter.progress("checksums", 1, 1)
     write_json(out / "dataset.json", info)
     shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
     return PrepareResult(out=out, info=info)

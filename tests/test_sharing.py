@@ -213,3 +213,50 @@ def test_pull_one_split(synth_dataset, memory_url, tmp_path):
     assert stream_all(tmp_path / "part") == stream_all(synth_dataset)
     with pytest.raises(DatasetError, match="no benchmark 'xxx'; the dataset has xsub, xview"):
         pull(memory_url, tmp_path / "other", benchmark="xxx")
+
+
+# -- the dataset card ------------------------------------------------------------------------
+
+def card_header(directory) -> dict:
+    import yaml
+
+    text = (directory / "README.md").read_text()
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def test_prepare_writes_a_dataset_card_listed_but_outside_the_fingerprint(synth_dataset, tmp_path):
+    info = json.loads((synth_dataset / "dataset.json").read_text())
+    header = card_header(synth_dataset)
+    assert [c["config_name"] for c in header["configs"]] == ["xsub", "xview"]
+    assert header["configs"][0]["data_files"] == [{"split": "train", "path": "shards/xsub/train-*.tar"},
+                                                  {"split": "test", "path": "shards/xsub/test-*.tar"}]
+    assert "user's responsibility" in header["license_details"] and "actclr" in header["tags"]
+    text = (synth_dataset / "README.md").read_text()
+    for fact in (info["fingerprint"], info["source"]["digest"], f"actclr {info['toolkit_version']}", "stgcn50",
+                 f"| xsub | {info['counts']['xsub']['train']} | {info['counts']['xsub']['test']} |"):
+        assert fact in text
+    assert "README.md" in info["files"]               # checked like every file ...
+    copy = shutil.copytree(synth_dataset, tmp_path / "ds")
+    (copy / "README.md").write_text("edited")
+    assert compute_fingerprint(copy) == info["fingerprint"]  # ... but not content
+    assert verify_dataset(copy) == ["README.md: sha256 differs from dataset.json (file modified or corrupted)"]
+
+
+def test_the_shards_load_with_hugging_face_datasets(synth_dataset, tmp_path, monkeypatch):
+    import h5py
+    import numpy as np
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    info = json.loads((synth_dataset / "dataset.json").read_text())
+    copy = shutil.copytree(synth_dataset, tmp_path / "ds")  # datasets may write next to the files
+    train = datasets.load_dataset(str(copy), "xsub", split="train", cache_dir=str(tmp_path / "hf"))
+    assert len(train) == info["counts"]["xsub"]["train"]
+    sample = train[3]
+    with h5py.File(synth_dataset / "skeletons.h5", "r") as f:
+        expected = f["ready"][sample["json"]["index"]]
+    np.testing.assert_array_equal(np.asarray(sample["skeleton.npy"], dtype=np.float32), expected)
+    assert sample["cls"] == int(f"{sample['json']['label']}")
