@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actclr.store.atomic import write_bytes
+from actclr.store.card import CARD
 from actclr.store.checksums import sha256_file
 from actclr.store.errors import DatasetError
 from actclr.store.manifest import SPLITS
@@ -45,7 +46,8 @@ class Transfer:
 
 def select_files(ds: PreparedDataset, benchmark: str | None = None, split: str | None = None) -> list[str]:
     """The listed files of ``ds`` to pull: all of them, or for one benchmark and/or split its shard
-    indexes (read and checked) and shards, with ``manifest.parquet`` and the average motions."""
+    indexes (read and checked) and shards, with ``manifest.parquet``, the average motions and the
+    dataset card (where listed)."""
     listed = ds.info.get("files", {})
     if benchmark is None and split is None:
         return sorted(listed)
@@ -53,14 +55,14 @@ def select_files(ds: PreparedDataset, benchmark: str | None = None, split: str |
         raise DatasetError(f"{ds.location}: no benchmark {benchmark!r}; the dataset has {', '.join(ds.benchmarks)}")
     if split is not None and split not in SPLITS:
         raise DatasetError(f"no split {split!r}; splits are {', '.join(SPLITS)}")
-    chosen = {"manifest.parquet"}
+    chosen = {"manifest.parquet", CARD}
     for b in [benchmark] if benchmark is not None else ds.benchmarks:
         chosen.add(f"average_motion/{b}.npy")
         for s in [split] if split is not None else SPLITS:
             index = read_shard_index(ds, b, s)
             chosen.add(f"shards/{b}/{s}.json")
             chosen.update(index.files)
-    unlisted = sorted(chosen - set(listed) - {f"average_motion/{b}.npy" for b in ds.benchmarks})
+    unlisted = sorted(chosen - set(listed) - {CARD, *(f"average_motion/{b}.npy" for b in ds.benchmarks)})
     if unlisted:
         raise DatasetError(f"{ds.url_of(DATASET_JSON)}: {unlisted[0]} is not listed in 'files', "
                            "so it cannot be verified")
