@@ -55,6 +55,15 @@ class ConsoleProgress:
             self.console.print(Text(f"{label}: {done}/{total}"))
 
 
+def human_size(n: float) -> str:
+    """``n`` bytes, human-readable."""
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024:
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
 class TransferProgress:
     """Bytes and files of a ``pull``/``publish``: a rich bar (size, speed, time left) on a terminal,
     a plain line every ~10 % otherwise. :meth:`advance` may be called from worker threads."""
@@ -86,7 +95,7 @@ class TransferProgress:
             step = 10 * self.done // max(self.total, 1)
             if not self.console.is_terminal and step > self.printed:
                 self.printed = step
-                self.console.print(Text(f"{self.label}: {self.done} of {self.total} bytes"))
+                self.console.print(Text(f"{self.label}: {human_size(self.done)} of {human_size(self.total)}"))
 
     def file_done(self) -> None:
         with self.lock:

@@ -8,21 +8,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from actclr.cli.progress import human_size
 from actclr.pipelines.report import bad_lines, missing_line, skipped_summary
 from actclr.registry import get_dataset
 from actclr.store import PreparedDataset, open_dataset
 from actclr.store.manifest import SPLITS
 
 _MAX_LISTED = 10
-
-
-def human_size(n: float) -> str:
-    """``n`` bytes, human-readable."""
-    for unit in ("B", "KiB", "MiB"):
-        if n < 1024:
-            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
 
 
 def overview_table(ds: PreparedDataset) -> Table:

@@ -7,10 +7,8 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from actclr.cli.progress import TransferProgress
+from actclr.cli.progress import TransferProgress, human_size
 from actclr.store.transfer import JOBS
-
-from .info import human_size
 
 
 @click.command("pull")
