@@ -15,6 +15,7 @@ The MiB of the resumed row are those it still had to copy.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -43,7 +44,12 @@ def dataset_bytes(root: Path) -> int:
 
 
 def tree_bytes(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.exists() else 0
+    """Bytes under ``root`` now (a pull renames temporary files meanwhile: those are skipped)."""
+    total = 0
+    for path in root.rglob("*") if root.exists() else ():
+        with contextlib.suppress(FileNotFoundError):
+            total += path.stat().st_size if path.is_file() else 0
+    return total
 
 
 def pull_command(url: str, dest: Path, jobs: int) -> list:

@@ -78,9 +78,9 @@ actclr-train pretrain --data DIR --benchmark {first} ...
 Without it, with the Hugging Face `datasets` library (one configuration per benchmark):
 
 ```python
-import datasets
+import datasets, numpy
 train = datasets.load_dataset("DIR or ORG/NAME", "{first}", split="train")
-x = train[0]["skeleton.npy"]   # (3, T, 25, 2) float32; train[0]["cls"] is the label
+x = numpy.asarray(train[0]["skeleton.npy"], dtype="float32")   # (3, T, 25, 2); train[0]["cls"]: the label
 ```
 
 or with any tar reader, h5py (`skeletons.h5` `ready`: `(N, 3, T, 25, 2)`) or pyarrow (`manifest.parquet`).
