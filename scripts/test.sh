@@ -15,5 +15,3 @@ echo "== numeric tests on the default (no SIMD) kernels"
 ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2 \
   .venv/bin/python -m pytest -q -p no:cacheprovider \
   tests/test_models.py tests/test_methods_*.py tests/test_augment_*.py tests/test_eval_*.py
-echo "== the cuda tests' comparisons, CPU against CPU (docs/gpu.md)"
-ACTCLR_TEST_DEVICE=cpu .venv/bin/python -m pytest -q -p no:cacheprovider -m cuda tests/test_cuda.py
