@@ -142,6 +142,14 @@ def _signatures(items: list, memo: dict) -> list:
             for item in items]
 
 
+def _input_digests(items: list, signatures: list) -> dict:
+    """``{raw input name: sha256 over the signatures of its files}``, one per archive or folder."""
+    groups: dict = {}
+    for item, signature in zip(items, signatures):
+        groups.setdefault(Path(_raw_files([item])[0].container).name, []).append(signature)
+    return {name: _digest(group) for name, group in sorted(groups.items())}
+
+
 def _settings(options: PrepareOptions, spec: DatasetSpec, profile) -> dict:
     """Everything besides the raw files that shapes a chunk's content."""
     settings = {"format_version": FORMAT_VERSION, "toolkit_version": actclr.__version__, "dataset": spec.name,
@@ -371,7 +379,8 @@ def _prepare_locked(options: PrepareOptions, spec: DatasetSpec, profile, invento
     memo = load_memo(out / RAW_DIGESTS)
     signatures = _signatures(inventory.files, memo)
     settings = _settings(options, spec, profile)
-    source = {"files": len(inventory.files), "digest": _digest(signatures), "inventory": inventory.summary(),
+    source = {"files": len(inventory.files), "digest": _digest(signatures),
+              "inputs": _input_digests(inventory.files, signatures), "inventory": inventory.summary(),
               **({"pkummd_convention": options.pkummd_convention} if spec.format == "pkummd" else {})}
     config = _digest({"settings": settings, "shard_seed": options.shard_seed, "source": source["digest"]})
 
@@ -403,7 +412,7 @@ def _prepare_locked(options: PrepareOptions, spec: DatasetSpec, profile, invento
     info = _dataset_info(spec, profile_info, table, options, config, source, skipped, bad, missing)
     info["fingerprint"] = compute_fingerprint(out)
     reporter.progress("fingerprint", 1, 1)
-    write_bytes(out / CARD, dataset_card(info, sorted(Path(raw).name for raw in options.raw)).encode())
+    write_bytes(out / CARD, dataset_card(info).encode())
     reporter.progress("checksums", 0, 1)
     info["files"] = checksum_tree(out)
     reporter.progress("checksums", 1, 1)

@@ -236,6 +236,9 @@ def test_prepare_writes_a_dataset_card_listed_but_outside_the_fingerprint(synth_
     for fact in (info["fingerprint"], info["source"]["digest"], f"actclr {info['toolkit_version']}", "stgcn50",
                  f"| xsub | {info['counts']['xsub']['train']} | {info['counts']['xsub']['test']} |"):
         assert fact in text
+    inputs = info["source"]["inputs"]  # one digest per raw archive or folder
+    assert len(inputs) == 1 and all(f"`{name}`: `{digest}`" in text for name, digest in inputs.items())
+    assert all(len(digest) == 64 for digest in inputs.values())
     assert "README.md" in info["files"]               # checked like every file ...
     copy = shutil.copytree(synth_dataset, tmp_path / "ds")
     (copy / "README.md").write_text("edited")

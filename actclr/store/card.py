@@ -29,11 +29,12 @@ def card_header(info: dict) -> dict:
             "tags": TAGS, "configs": configs}
 
 
-def dataset_card(info: dict, raw_inputs: list[str]) -> str:
+def dataset_card(info: dict) -> str:
     """The text of ``README.md`` for ``info`` (``dataset.json`` with its ``fingerprint``, without
-    ``files``) prepared from the raw inputs named ``raw_inputs`` (file or folder names)."""
+    ``files``); ``info["source"]["inputs"]`` names each raw archive or folder with its digest."""
     params = ", ".join(f"{k}={v}" for k, v in sorted(info["profile"]["params"].items()))
     source = info.get("source", {})
+    inputs = "\n".join(f"  - `{name}`: `{digest}`" for name, digest in source.get("inputs", {}).items()) or "  - ?"
     first = next(iter(info["counts"]))
     rows = "\n".join(f"| {b} | {' | '.join(str(c.get(s, 0)) for s in SPLITS)} | {sum(c.values())} |"
                      for b, c in info["counts"].items())
@@ -54,8 +55,9 @@ reading and agreeing to them, and sharing it only as they allow, is the user's r
 
 ## Provenance
 
-- Source: {source.get('files', '?')} raw files from {', '.join(raw_inputs) or '?'}; sha256 over the raw
-  files' content digests: `{source.get('digest', '?')}`.
+- Source: {source.get('files', '?')} raw files; sha256 over the raw files' content digests (plain
+  files: their sha256; archive members: size and CRC-32): `{source.get('digest', '?')}`. Per raw input:
+{inputs}
 - Profile: `{info['profile']['name']}` ({params}); shard seed {info.get('shard_seed')}.
 - Toolkit: actclr {info['toolkit_version']}, format version {info['format_version']}.
 - Fingerprint (content of the manifest and the HDF5 tensors): `{info['fingerprint']}`.
