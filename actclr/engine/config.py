@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from actclr.resources import shared_path
+from actclr.resources import shared_path, shipped_yaml
 from actclr.store.atomic import write_bytes
 
 
@@ -201,12 +201,8 @@ def merge(base: dict, update: Mapping, source: str, prefix: tuple = (), root: di
 
 def resolve_recipe(name_or_path: str | Path) -> Path:
     """The YAML file of a recipe given as a path or as a name under ``configs/``."""
-    path = Path(name_or_path).expanduser()
-    if path.is_file():
-        return path
-    name = path.name[:-5] if path.name.endswith(".yaml") else path.name
     try:
-        return shared_path(f"configs/{name}.yaml")
+        return shipped_yaml(name_or_path, "configs")
     except FileNotFoundError:
         available = ", ".join(list_recipes()) or "(none found)"
         raise ConfigError(f"recipe {name_or_path!r} is neither a file nor a shipped recipe; "

@@ -22,6 +22,16 @@ def shared_path(name: str) -> Path:
     raise FileNotFoundError(f"{name} not found in {_CHECKOUT} or {_SHARE}; is actclr installed?")
 
 
+def shipped_yaml(name_or_path: str | Path, folder: str) -> Path:
+    """A YAML file given as a path, or by name (``.yaml`` optional) under the shipped ``folder``
+    (e.g. ``configs`` or ``configs/sweeps``); ``FileNotFoundError`` if it is neither."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    name = path.name[:-5] if path.name.endswith(".yaml") else path.name
+    return shared_path(f"{folder}/{name}.yaml")
+
+
 def list_path(name: str) -> Path:
     """Path of a shipped list under ``actclr/resources/lists``."""
     path = _PACKAGE / "lists" / name

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from actclr.engine.config import ConfigError, build_config, parse_override
-from actclr.resources import shared_path
+from actclr.resources import shipped_yaml
 
 #: Evaluation commands of ``actclr-train`` that take an encoder checkpoint.
 EVALUATION_COMMANDS = ("linear", "knn", "finetune", "segment", "actionlet")
@@ -106,12 +106,8 @@ class Run:
 
 def resolve_sweep(name_or_path: str | Path) -> Path:
     """A sweep file given as a path or as the name of a shipped one under ``configs/sweeps/``."""
-    path = Path(name_or_path).expanduser()
-    if path.is_file():
-        return path
-    name = path.name[:-5] if path.name.endswith(".yaml") else path.name
     try:
-        return shared_path(f"configs/sweeps/{name}.yaml")
+        return shipped_yaml(name_or_path, "configs/sweeps")
     except FileNotFoundError:
         raise SweepError(f"sweep {name_or_path!r} is neither a file nor a shipped sweep "
                          f"(configs/sweeps/)") from None
