@@ -69,6 +69,16 @@ def check(dest: Path, fingerprint: str) -> None:
         raise SystemExit(f"{dest}: fingerprint differs from the source")
 
 
+def timed_pull(url: str, dest: Path, jobs: int, fingerprint: str) -> tuple[float, float]:
+    """Run ``pull URL DEST`` to completion and check the copy: ``(transfer s it reports, command s)``."""
+    start = time.perf_counter()
+    done = subprocess.run(pull_command(url, dest, jobs), check=True, capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "300"})
+    wall = time.perf_counter() - start
+    check(dest, fingerprint)
+    return pull_seconds(done.stdout), wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--classes", type=int, default=60)
@@ -89,12 +99,7 @@ def main() -> None:
         size = dataset_bytes(source)
         rows = []
         with serve(source) as url:
-            start = time.perf_counter()
-            done = subprocess.run(pull_command(url, work / "full", args.jobs), check=True, capture_output=True,
-                                  text=True, env={**os.environ, "COLUMNS": "300"})
-            wall = time.perf_counter() - start
-            seconds = pull_seconds(done.stdout)
-            check(work / "full", info["fingerprint"])
+            seconds, wall = timed_pull(url, work / "full", args.jobs, info["fingerprint"])
             rows.append({"case": f"pull over http, {args.jobs} jobs", "seconds": seconds, "MiB": size / MIB,
                          "MiB/s": size / MIB / seconds, "command seconds": wall})
 
@@ -106,12 +111,7 @@ def main() -> None:
             killed.wait()
             arrived = tree_bytes(work / "resumed")
             looks_complete = (work / "resumed" / "dataset.json").exists()
-            start = time.perf_counter()
-            done = subprocess.run(pull_command(url, work / "resumed", args.jobs), check=True, capture_output=True,
-                                  text=True, env={**os.environ, "COLUMNS": "300"})
-            wall = time.perf_counter() - start
-            seconds = pull_seconds(done.stdout)
-            check(work / "resumed", info["fingerprint"])
+            seconds, wall = timed_pull(url, work / "resumed", args.jobs, info["fingerprint"])
             rows.append({"case": "resumed pull after SIGKILL", "seconds": seconds, "MiB": (size - arrived) / MIB,
                          "MiB/s": (size - arrived) / MIB / seconds, "command seconds": wall,
                          "MiB on disk when killed": arrived / MIB,
