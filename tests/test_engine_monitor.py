@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from actclr.eval.monitor import KNNMonitor
 from actclr.eval.knn import knn_accuracy, knn_predict
+from actclr.eval.monitor import KNNMonitor
 from actclr.store import open_dataset
 from actclr.store.manifest import split_rows
 

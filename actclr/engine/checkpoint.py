@@ -1,15 +1,19 @@
-"""Full-state training checkpoints: saved atomically, loaded with ``weights_only=True``.
+"""The two file formats a run writes, saved atomically and loaded with ``weights_only=True``.
 
 Layout inside a run directory::
 
-    checkpoints/last.pt          after every epoch (overwritten atomically)
+    checkpoints/last.pt          full training state after every epoch (overwritten atomically)
     checkpoints/epoch_0050.pt    every ``train.save_every`` epochs
+    encoder.pt                   the query encoder for evaluation, at the end
 
-A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (no pickled
-objects), so it loads with the safe unpickler.
+Both are plain dicts of tensors, numbers, strings, lists and dicts (no pickled objects), so
+they load with the safe unpickler. This module is the one reader and writer of both formats:
+:func:`read_encoder` takes either and returns the query encoder's weights, its model config and
+where they come from.
 """
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +21,7 @@ from typing import Any
 
 import torch
 
+from actclr.engine.config import ENGINE_MODEL_KEYS
 from actclr.store.atomic import atomic_path
 
 LAST = "last.pt"
@@ -24,6 +29,10 @@ LAST = "last.pt"
 CHECKPOINT_FORMAT = "actclr-pretrain-checkpoint/1"
 #: ``format`` of ``RUN/encoder.pt``: query encoder weights + model config + stream, for evaluation.
 ENCODER_FORMAT = "actclr-encoder/1"
+#: Keys every training checkpoint has.
+CHECKPOINT_KEYS = ("format", "epoch", "phase", "method", "optimizer", "rng", "config")
+#: Prefix of the query encoder's weights in a training checkpoint's ``method`` state.
+QUERY_PREFIX = "encoder_q."
 
 
 class CheckpointError(RuntimeError):
@@ -66,3 +75,57 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if missing:
         raise CheckpointError(f"{path}: not a training checkpoint (missing {', '.join(missing)})")
     return state
+
+
+def load_training_checkpoint(path: str | os.PathLike) -> dict:
+    """A full training checkpoint (``RUN/checkpoints/*.pt``) for resuming; refuses other kinds."""
+    state = load_checkpoint(path, required=CHECKPOINT_KEYS)
+    if state["format"] != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: format {state['format']!r}, expected {CHECKPOINT_FORMAT!r}")
+    return state
+
+
+def encoder_export(encoder: Mapping[str, Any], model: Mapping, *, stream: str, method: str, epochs: int,
+                   benchmark: str, dataset_info: Mapping, config_hash: str) -> dict:
+    """The content of ``RUN/encoder.pt``: query encoder weights, its model config and provenance."""
+    return {"format": ENCODER_FORMAT, "encoder": dict(encoder), "model": dict(model),
+            "stream": stream, "method": method, "epochs": epochs, "benchmark": benchmark,
+            "dataset": {"name": dataset_info.get("name"), "fingerprint": dataset_info.get("fingerprint")},
+            "config_hash": config_hash}
+
+
+def encoder_model_config(cfg: Mapping) -> dict:
+    """A saved ``model`` section without the engine's keys (``sync_bn``, ...)."""
+    return {k: copy.deepcopy(v) for k, v in cfg.items() if k not in ENGINE_MODEL_KEYS}
+
+
+def _from_training_checkpoint(state: Mapping, path: Path) -> tuple[dict, dict, dict]:
+    """``(encoder state, model config, info)`` of a pretraining checkpoint's query encoder."""
+    cfg = state.get("config") or {}
+    weights = {k[len(QUERY_PREFIX):]: v for k, v in state["method"].items() if k.startswith(QUERY_PREFIX)}
+    if not weights:
+        raise CheckpointError(f"{path}: the checkpoint's method has no {QUERY_PREFIX}* weights")
+    info = {"method": state.get("method_name"), "epochs": state.get("epoch"),
+            "stream": cfg.get("data", {}).get("stream"), "benchmark": cfg.get("data", {}).get("benchmark"),
+            "dataset_fingerprint": state.get("dataset_fingerprint")}
+    return weights, encoder_model_config(cfg.get("model", {})), info
+
+
+def read_encoder(path: str | os.PathLike) -> tuple[dict, dict, dict]:
+    """``(encoder state_dict, model config, info)`` of an ``encoder.pt`` or a training checkpoint.
+
+    ``info``: ``method``, ``epochs``, ``stream``, ``benchmark``, ``dataset_fingerprint`` (and
+    ``dataset_name`` for an ``encoder.pt``), JSON-friendly."""
+    path = Path(path)
+    state = load_checkpoint(path)
+    kind = state.get("format")
+    if kind == ENCODER_FORMAT:
+        dataset = state.get("dataset") or {}
+        info = {"method": state.get("method"), "epochs": state.get("epochs"), "stream": state.get("stream"),
+                "benchmark": state.get("benchmark"), "dataset_fingerprint": dataset.get("fingerprint"),
+                "dataset_name": dataset.get("name")}
+        return state["encoder"], encoder_model_config(state.get("model", {})), info
+    if kind == CHECKPOINT_FORMAT:
+        return _from_training_checkpoint(state, path)
+    raise CheckpointError(f"{path}: neither an encoder.pt ({ENCODER_FORMAT}) nor a pretraining "
+                          f"checkpoint ({CHECKPOINT_FORMAT}); format is {kind!r}")

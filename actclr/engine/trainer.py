@@ -1,4 +1,4 @@
-"""The pretraining loop: phases, epochs and steps under DDP, checkpoints, logs and the kNN monitor.
+"""The pretraining loop: phases, epochs and steps under DDP, checkpoints, logs and a monitor hook.
 
 One process per device (``torchrun``) or a single process. Per epoch every rank reads its part
 of the training shards (order: a function of ``(seed, epoch)``), runs exactly the same number of
@@ -13,6 +13,10 @@ Determinism: data order depends on ``(seed, epoch)``; every random state (python
 CPU/CUDA, each rank's augmentation generator) is saved in the checkpoint, so an interrupted and
 resumed run ends with the same weights as an uninterrupted one (bit-exact on CPU with
 ``workers: 0``).
+
+Monitoring: every ``monitor.every`` epochs rank 0 asks a :class:`Monitor` (built by the
+:data:`MonitorFactory` the caller hands in, e.g. :meth:`actclr.eval.monitor.KNNMonitor.from_config`)
+for numbers about the query encoder and logs them; the engine knows nothing about evaluation.
 """
 from __future__ import annotations
 
@@ -22,10 +26,10 @@ import math
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.distributed as tdist
@@ -39,31 +43,41 @@ from actclr.data.splitting import derive_seed
 from actclr.engine import rng
 from actclr.engine.checkpoint import (
     CHECKPOINT_FORMAT,
-    ENCODER_FORMAT,
     CheckpointError,
+    encoder_export,
     epoch_path,
     last_path,
-    load_checkpoint,
+    load_training_checkpoint,
+    read_encoder,
     save_checkpoint,
 )
 from actclr.engine.config import config_hash, diff, encoder_config, phase_config, save_config
 from actclr.engine.dist import DistEnv, all_reduce, barrier, broadcast_module, init_distributed, shutdown
 from actclr.engine.metrics import MetricsLog
-from actclr.eval.monitor import KNNMonitor
 from actclr.engine.run import check_run_dir, environment_record, write_environment
 from actclr.engine.schedule import LRSchedule, build_schedule, set_lr
-from actclr.eval.encoders import read_checkpoint
 from actclr.methods import build_method
 from actclr.methods.moco import MomentumContrast
 from actclr.models import Encoder, build_encoder
 from actclr.store import PreparedDataset, open_dataset
 
-CHECKPOINT_KEYS = ("format", "epoch", "phase", "method", "optimizer", "rng", "config")
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class SetupError(ValueError):
     """The dataset or configuration cannot be trained as asked (names what is wrong)."""
+
+
+class Monitor(Protocol):
+    """Numbers about the encoder being trained, logged every ``monitor.every`` epochs."""
+
+    def evaluate(self, encoder: Encoder) -> Mapping[str, float]:
+        """``{"name": value}`` for the current weights of ``encoder`` (the query encoder)."""
+        ...
+
+
+#: Builds rank 0's monitor from the dataset, the effective configuration and the device.
+MonitorFactory = Callable[[PreparedDataset, Mapping, torch.device], Monitor]
 
 
 @dataclass(frozen=True)
@@ -129,10 +143,12 @@ class Trainer:
     """Runs the phases of one configuration on one prepared dataset into one run directory.
 
     The training shards are hashed as they stream and a shard whose sha256 differs from
-    ``dataset.json`` stops training (``CorruptShardError``) unless ``verify`` is off."""
+    ``dataset.json`` stops training (``CorruptShardError``) unless ``verify`` is off.
+    ``monitor`` builds rank 0's :class:`Monitor` (none: no monitor numbers in the logs)."""
 
     def __init__(self, cfg: Mapping, dataset: PreparedDataset, run_dir: Path, env: DistEnv,
-                 console: Console | None = None, verify: bool = True) -> None:
+                 console: Console | None = None, verify: bool = True,
+                 monitor: MonitorFactory | None = None) -> None:
         self.cfg, self.dataset, self.run_dir, self.env = cfg, dataset, Path(run_dir), env
         self.console = console or Console(stderr=True, quiet=not env.is_main, log_path=False)
         data, train = cfg["data"], cfg["train"]
@@ -167,10 +183,9 @@ class Trainer:
         self.phases = plan_phases(cfg)
         self.total_epochs = self.phases[-1].end
         self.average_motion = torch.from_numpy(dataset.average_motion(self.benchmark))
-        self.monitor = None
-        if cfg["monitor"]["every"] and env.is_main:
-            self.monitor = KNNMonitor(dataset, self.benchmark, self.stream_name, cfg["monitor"],
-                                      self.seed, self.device, workers=min(data["workers"], 2))
+        self.monitor: Monitor | None = None
+        if monitor is not None and cfg["monitor"]["every"] and env.is_main:
+            self.monitor = monitor(dataset, cfg, self.device)
         self.phase: Phase | None = None
 
     def _usable_workers(self, wanted: int) -> tuple[int, str]:
@@ -270,9 +285,7 @@ class Trainer:
         A checkpoint trained on another dataset (its recorded fingerprint differs) is refused
         unless ``force``.
         """
-        state = load_checkpoint(path, required=CHECKPOINT_KEYS)
-        if state["format"] != CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{path}: format {state['format']!r}, expected {CHECKPOINT_FORMAT!r}")
+        state = load_training_checkpoint(path)
         recorded, current = state.get("dataset_fingerprint"), self.dataset.info.get("fingerprint")
         if recorded != current:
             if not force:
@@ -304,7 +317,7 @@ class Trainer:
     def initialise_from(self, path: Path) -> None:
         """``--init``: both encoders of the first phase take the query encoder of a pretraining
         checkpoint (e.g. a MoCo v2 warm-up run's ``last.pt``) or of an ``encoder.pt``."""
-        weights, model_cfg, _ = read_checkpoint(path)
+        weights, model_cfg, _ = read_encoder(path)
         if model_cfg != encoder_config(self.cfg):
             raise CheckpointError(f"{path}: its encoder settings {model_cfg} differ from this run's "
                                   f"model section {encoder_config(self.cfg)}")
@@ -402,13 +415,10 @@ class Trainer:
         """Rank 0 writes the query encoder for the evaluation commands."""
         if not self.env.is_main:
             return
-        state = {"format": ENCODER_FORMAT, "encoder": self.method.encoder_q.state_dict(),
-                 "model": encoder_config(self.cfg),
-                 "stream": self.stream_name, "method": self.current_phase.method["name"],
-                 "epochs": self.total_epochs, "benchmark": self.benchmark,
-                 "dataset": {"name": self.dataset.info.get("name"),
-                             "fingerprint": self.dataset.info.get("fingerprint")},
-                 "config_hash": config_hash(self.cfg)}
+        state = encoder_export(self.method.encoder_q.state_dict(), encoder_config(self.cfg),
+                               stream=self.stream_name, method=self.current_phase.method["name"],
+                               epochs=self.total_epochs, benchmark=self.benchmark,
+                               dataset_info=self.dataset.info, config_hash=config_hash(self.cfg))
         save_checkpoint(state, path)
 
 
@@ -421,7 +431,8 @@ def _summary(row: Mapping) -> str:
 
 
 def run_pretraining(cfg: Mapping, data: str, run_dir: str | Path, resume: bool = False,
-                    init: str | Path | None = None, force: bool = False, verify: bool = True) -> Trainer:
+                    init: str | Path | None = None, force: bool = False, verify: bool = True,
+                    monitor: MonitorFactory | None = None) -> Trainer:
     """Pretrain with an effective configuration (see :func:`actclr.engine.config.build_config`).
 
     Joins the ``torchrun`` process group if there is one (and leaves it at the end). Writes
@@ -429,6 +440,9 @@ def run_pretraining(cfg: Mapping, data: str, run_dir: str | Path, resume: bool =
     ``force``: resume even onto a dataset whose fingerprint differs from the checkpoint's.
     Nothing is written into ``run_dir`` before the dataset, the checkpoint and ``init`` are accepted.
     ``verify=False`` streams the shards without checking their sha256 against ``dataset.json``.
+    ``monitor`` builds the monitor rank 0 runs every ``monitor.every`` epochs (``actclr-train
+    pretrain`` passes :meth:`actclr.eval.monitor.KNNMonitor.from_config`); without one the logs
+    have no monitor columns.
     """
     run_dir = Path(run_dir)
     env = init_distributed(cfg["train"]["device"])
@@ -437,7 +451,7 @@ def run_pretraining(cfg: Mapping, data: str, run_dir: str | Path, resume: bool =
         barrier(env)  # every rank has looked before rank 0 writes anything
         rng.seed_everything(int(cfg["train"]["seed"]))  # identical model initialisation on all ranks
         dataset = open_dataset(data)
-        trainer = Trainer(cfg, dataset, run_dir, env, verify=verify)
+        trainer = Trainer(cfg, dataset, run_dir, env, verify=verify, monitor=monitor)
         if resuming:
             start = trainer.resume(last_path(run_dir), force=force) + 1
         else:

@@ -23,6 +23,7 @@ from actclr.eval.features import extract_features
 from actclr.eval.holdout import eval_splits, labels_of
 from actclr.eval.knn import knn_predict
 from actclr.models.encoder import Encoder
+from actclr.store import PreparedDataset
 
 
 class KNNMonitor:
@@ -41,6 +42,13 @@ class KNNMonitor:
         self.ks, self.t = list(cfg["k"]), float(cfg["temperature"])
         self.options = {"stream": stream, "device": device, "feature": cfg["feature"],
                         "batch_size": int(cfg["batch_size"]), "workers": workers}
+
+    @classmethod
+    def from_config(cls, dataset: PreparedDataset, cfg: Mapping, device: torch.device) -> KNNMonitor:
+        """The monitor of an effective pretraining config (its ``data``, ``monitor`` and ``train.seed``):
+        an :data:`actclr.engine.trainer.MonitorFactory`."""
+        return cls(dataset, cfg["data"]["benchmark"], cfg["data"]["stream"], cfg["monitor"],
+                   int(cfg["train"]["seed"]), device, workers=min(cfg["data"]["workers"], 2))
 
     def evaluate(self, encoder: Encoder) -> dict:
         """``{"knn_top1@10": accuracy in %, ...}`` for the current encoder weights."""

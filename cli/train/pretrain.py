@@ -61,6 +61,7 @@ def pretrain(data: str, benchmark: str | None, stream: str | None, out: Path, re
         raise click.UsageError("--init and --resume exclude each other once OUT has a checkpoint")
 
     from actclr.engine.trainer import run_pretraining  # torch is imported only when training
+    from actclr.eval.monitor import KNNMonitor
 
     run_pretraining(cfg, data=data, run_dir=out, resume=resume, init=init, force=force,  # errors: one line
-                    verify=not no_verify)
+                    verify=not no_verify, monitor=KNNMonitor.from_config)
