@@ -6,8 +6,9 @@ from torch import Tensor
 
 from actclr.augment.batch import check_batch
 from actclr.augment.tree import bone_vectors
+from actclr.constants import STREAMS
 
-STREAMS = ("joint", "motion", "bone")
+__all__ = ["STREAMS", "to_stream"]
 
 
 def to_stream(x: Tensor, stream: str) -> Tensor:

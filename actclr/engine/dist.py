@@ -15,6 +15,8 @@ from typing import Any
 import torch
 import torch.distributed as tdist
 
+from actclr.constants import DEVICES
+
 
 @dataclass(frozen=True)
 class DistEnv:
@@ -60,7 +62,7 @@ def _no_cuda_reason() -> str:
 
 def select_device(name: str, local_rank: int = 0) -> torch.device:
     """``cpu``, ``cuda`` (device ``local_rank``) or ``auto`` (CUDA when available)."""
-    if name not in ("auto", "cpu", "cuda"):
+    if name not in DEVICES:
         raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"

@@ -6,6 +6,9 @@ difference activation map against the dataset's average motion (paper Eq. 2-5,
 result is ``(T, V, M)``; the per-joint mask ``(T, V)`` is the maximum over the bodies present in
 the sample.
 
+:func:`actionlet_evaluation` is ``actclr-train actionlet``: masks of test samples (or chosen keys),
+``actionlets.h5``, the average-motion picture, one picture per drawn sample and the score.
+
 Score (synthetic data only, where ``ground_truth.json`` lists the joints each class moves):
 ``share`` = fraction of a sample's mask mass on truly moving joints; ``chance`` = the fraction a
 mask spread uniformly over the joints would put there (moving joints / 25); ``lift`` =
@@ -26,13 +29,17 @@ from torch import Tensor
 
 from actclr.augment import to_stream, upsample_mask
 from actclr.data import H5Samples, make_loader, to_device
+from actclr.eval.holdout import keys_of, labels_of
+from actclr.eval.session import SessionError
 from actclr.methods.actclr import ActCLROptions
 from actclr.methods.actionlet import actionlet_mask
 from actclr.methods.anchor import DatasetAnchor
 from actclr.methods.moco import eval_mode
 from actclr.models.encoder import Encoder
 from actclr.skeleton import NUM_JOINTS
+from actclr.store import PreparedDataset
 from actclr.store.atomic import atomic_path
+from actclr.store.manifest import split_rows
 
 
 @dataclass(frozen=True)
@@ -147,3 +154,63 @@ def write_actionlets(path: str | os.PathLike, extracted: Mapping) -> Path:
         f.create_dataset("keys", data=np.asarray(extracted["keys"], dtype=object), dtype=h5py.string_dtype())
         f.attrs["joints"] = NUM_JOINTS
     return path
+
+
+def _chosen_rows(dataset: PreparedDataset, benchmark: str, keys: Sequence[str], pictures: int) -> tuple:
+    """``(rows to extract, rows to draw)``: the samples named by ``keys`` (both), else the test
+    split and its first sample of ``pictures`` classes."""
+    manifest = dataset.manifest
+    if keys:
+        index = {k: i for i, k in enumerate(manifest.column("key").to_pylist())}
+        unknown = [k for k in keys if k not in index]
+        if unknown:
+            raise SessionError(f"{dataset.location}: unknown sample key(s) {', '.join(unknown)}")
+        rows = np.array(sorted(index[k] for k in keys), dtype=np.int64)
+        return rows, rows
+    rows = split_rows(manifest, benchmark, "test")
+    labels = labels_of(manifest, rows)
+    firsts = [rows[np.flatnonzero(labels == c)[0]] for c in np.unique(labels)]
+    return rows, np.array(firsts[:pictures], dtype=np.int64)
+
+
+def actionlet_evaluation(encoder: Encoder, dataset: PreparedDataset, benchmark: str, out: str | os.PathLike, *,
+                         stream: str, device: torch.device, encoder_name: str, keys: Sequence[str] = (),
+                         pictures: int = 4, ground_truth: str | os.PathLike | None = None,
+                         options: MaskOptions = MaskOptions(), batch_size: int = 64,
+                         workers: int = 0) -> tuple[dict, list]:
+    """Actionlets of the test split (or of ``keys``) into ``out``; ``(results, notes)`` for ``metrics.json``.
+
+    Writes ``out/actionlets.h5`` (:func:`write_actionlets`), ``out/average_motion.png`` (paper
+    Fig. 4) and ``out/actionlet_<key>.png`` (Fig. 5) for ``keys`` or, without them, the first test
+    sample of ``pictures`` classes. With ``ground_truth`` (synthetic data) ``results["score"]``
+    is :func:`score_actionlets`."""
+    from actclr.viz import draw_average_motion, draw_skeleton_strip  # matplotlib only when drawing
+
+    out = Path(out)
+    rows, drawn = _chosen_rows(dataset, benchmark, keys, pictures)
+    average = dataset.average_motion(benchmark)
+    extracted = extract_actionlets(encoder, dataset.h5_path, rows, average, stream=stream, device=device,
+                                   options=options, batch_size=batch_size, workers=workers)
+    out.mkdir(parents=True, exist_ok=True)
+    write_actionlets(out / "actionlets.h5", extracted)
+    draw_average_motion(average, out / "average_motion.png",
+                        title=f"Average motion ({dataset.info.get('name')}/{benchmark} training split)")
+    names = dataset.info.get("class_names") or []
+    position = {k: i for i, k in enumerate(extracted["keys"])}
+    drawn_keys = keys_of(dataset.manifest, drawn)
+    for key in drawn_keys:
+        i = position[key]
+        label = int(extracted["labels"][i])
+        title = f"{key}: {names[label] if label < len(names) else label} (actionlet of {encoder_name})"
+        draw_skeleton_strip(extracted["x"][i], out / f"actionlet_{key}.png",
+                            weights=extracted["masks"][i], title=title)
+    results: dict = {"samples": len(extracted["keys"]), "mean_mask": float(extracted["joint_masks"].mean()),
+                     "pictures": [f"actionlet_{k}.png" for k in drawn_keys] + ["average_motion.png"]}
+    threshold = "none (soft map)" if options.threshold is None else f"{options.threshold:g}"
+    notes = [f"masks: smoothing {options.smoothing}, activation {options.activation}, threshold {threshold}"]
+    if ground_truth is not None:
+        score = score_actionlets(extracted["joint_masks"], extracted["labels"], read_ground_truth(ground_truth))
+        results["score"] = score
+        notes.append(f"{100 * score['share']:.1f} % of the mask mass on truly moving joints "
+                     f"(chance {100 * score['chance']:.1f} %, lift x{score['lift']:.2f})")
+    return results, notes

@@ -15,12 +15,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from actclr.augment.streams import STREAMS, to_stream
+from actclr.augment.streams import to_stream
+from actclr.constants import FEATURES, STREAMS
 from actclr.data import H5Samples, make_loader, to_device
 from actclr.methods.moco import eval_mode
 from actclr.models.encoder import Encoder
-
-FEATURES = ("backbone", "embed")
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``: ``done`` of ``total`` units of ``phase`` (e.g. sequences read);

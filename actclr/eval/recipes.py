@@ -7,6 +7,7 @@ SGD Nesterov, wd 1e-4, lr 0.1, batch 128, 80 epochs, [10, 50].
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,15 @@ class SGDRecipe:
         becomes 16 of 20)."""
         scale = epochs / self.epochs
         return replace(self, epochs=epochs, milestones=tuple(max(1, round(m * scale)) for m in self.milestones))
+
+    def with_changes(self, *, epochs: int | None = None, lr: float | None = None, batch_size: int | None = None,
+                     milestones: tuple | None = None) -> SGDRecipe:
+        """The recipe over ``epochs`` (see :meth:`with_epochs`) with the given values replaced
+        (``None``: unchanged); raises ``ValueError`` for values out of range."""
+        recipe = self.with_epochs(epochs) if epochs is not None else self
+        changes: dict[str, Any] = {k: v for k, v in {"lr": lr, "batch_size": batch_size,
+                                                       "milestones": milestones}.items() if v is not None}
+        return replace(recipe, **changes)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from actclr.constants import BACKGROUND
 from actclr.eval.features import Progress, encode_batches
 from actclr.eval.fit import predict
 from actclr.eval.holdout import key_ranks
@@ -36,8 +37,6 @@ from actclr.models.encoder import Encoder
 from actclr.pipelines.types import RawSkeleton
 from actclr.profiles import Profile, get_profile
 from actclr.store.hdf5 import open_h5, read_strings
-
-BACKGROUND = -1  # frame label of background in videos.h5
 
 
 def window_starts(length: int, window: int, stride: int) -> np.ndarray:

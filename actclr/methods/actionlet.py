@@ -19,11 +19,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from actclr.constants import ACTIVATIONS, GRAD_ACTIVATIONS, SMOOTHING
 from actclr.skeleton import BODY_PARTS, NUM_JOINTS
 
-SMOOTHING = ("graph", "parts", "none")
-ACTIVATIONS = ("threshold", "gain_clip")
-GRAD_ACTIVATIONS = ("relu", "none")
+__all__ = ["ACTIVATIONS", "GRAD_ACTIVATIONS", "SMOOTHING", "actionlet_mask"]
 
 
 @cache

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from actclr.cli.progress import TransferProgress, human_size
+from actclr.constants import SPLITS
 from actclr.store.transfer import JOBS
 
 
@@ -15,7 +16,7 @@ from actclr.store.transfer import JOBS
 @click.argument("location")
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--benchmark", default=None, help="Only this benchmark's shards (and the manifest, average motion).")
-@click.option("--split", type=click.Choice(["train", "test"]), default=None, help="Only this split's shards.")
+@click.option("--split", type=click.Choice(SPLITS), default=None, help="Only this split's shards.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=JOBS, show_default=True, help="Parallel downloads.")
 def pull(location: str, directory: str, benchmark: str | None, split: str | None, jobs: int) -> None:
     """Download the dataset at LOCATION (file://, http(s)://, s3://, gs://, hf://... URL) into DIRECTORY.

@@ -1,9 +1,14 @@
-"""Options and plumbing shared by the evaluation commands (linear, knn, finetune, segment, actionlet)."""
+"""Options shared by the evaluation commands (linear, knn, finetune, segment, actionlet).
+
+A command is its own options plus one call of :mod:`actclr.eval.runs`; :func:`encoder_options`
+adds the shared options and hands them to the command as one
+:class:`actclr.eval.session.SessionOptions`, and turns the errors of opening a session (a
+checkpoint or option that does not fit) into usage errors.
+"""
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +16,12 @@ import click
 
 from actclr.cli.lists import NumberList
 from actclr.cli.progress import ConsoleProgress
+from actclr.constants import DEVICES, STREAMS
 
-STREAM_CHOICE = click.Choice(["joint", "motion", "bone"])
 
-
-def encoder_options(command: Callable) -> Callable:
-    """``--data --benchmark --checkpoint --out --stream --device --seed --workers --model-config
-    --bn-calibration``."""
-    options = [
+def _shared_options() -> list:
+    """``--out`` and the options that become :class:`actclr.eval.session.SessionOptions` (one per field)."""
+    return [
         click.option("--data", required=True,
                      help="Prepared dataset: directory or URL (file://, http(s)://, s3://, gs://, hf://...)."),
         click.option("--benchmark", help="Benchmark (xsub, xview, xset); default: the checkpoint's, if the "
@@ -28,9 +31,9 @@ def encoder_options(command: Callable) -> Callable:
                           "(the same architecture untrained, seeded with --seed: the baseline)."),
         click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
                      help="Output directory (metrics.json, summary.md, ...)."),
-        click.option("--stream", type=STREAM_CHOICE,
+        click.option("--stream", type=click.Choice(STREAMS),
                      help="Input stream; default: the checkpoint's (joint for random)."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="Seed of the validation split, the head initialisation, the batch order and 'random'."),
         click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
@@ -42,30 +45,29 @@ def encoder_options(command: Callable) -> Callable:
                      help="With --checkpoint random: estimate the BatchNorm statistics on the training split "
                           "(no weight is trained; without it the untrained features are ~1e-6)."),
     ]
-    return functools.reduce(lambda f, option: option(f), reversed(options), command)
 
 
-@dataclass
-class Setup:
-    """What every evaluation command starts from."""
+def encoder_options(command: Callable) -> Callable:
+    """``--data --benchmark --checkpoint --out --stream --device --seed --workers --model-config
+    --bn-calibration``; the command receives ``options`` (a ``SessionOptions``) and ``out``."""
+    shared = _shared_options()
 
-    dataset: Any
-    benchmark: str
-    encoder: Any
-    encoder_info: dict
-    stream: str
-    device: Any
+    @functools.wraps(command)
+    def run(**kwargs):
+        from actclr.engine.checkpoint import CheckpointError
+        from actclr.engine.config import ConfigError
+        from actclr.eval.session import SessionError, SessionOptions
 
+        options = SessionOptions(**{name: kwargs.pop(name) for name in names})
+        try:
+            return command(options=options, **kwargs)
+        except (SessionError, CheckpointError, ConfigError) as err:
+            raise click.UsageError(str(err)) from None
 
-def _model_config(recipe: str | None) -> dict | None:
-    if recipe is None:
-        return None
-    from actclr.engine.config import ConfigError, load_recipe
-
-    try:
-        return load_recipe(recipe)["model"]
-    except ConfigError as err:
-        raise click.UsageError(str(err)) from None
+    before = len(getattr(run, "__click_params__", []))
+    decorated: Any = functools.reduce(lambda f, option: option(f), reversed(shared), run)
+    names = [param.name for param in decorated.__click_params__[before:] if param.name != "out"]
+    return decorated
 
 
 def progress_display() -> ConsoleProgress:
@@ -73,61 +75,6 @@ def progress_display() -> ConsoleProgress:
     from rich.console import Console
 
     return ConsoleProgress(Console(stderr=True))
-
-
-def setup(data: str, benchmark: str | None, checkpoint: str, stream: str | None, device: str, seed: int,
-          model_config: str | None, bn_calibration: bool = True, progress: Callable | None = None) -> Setup:
-    """Open the dataset, pick the benchmark, check that its training and test splits hold samples,
-    load the encoder (a random one with BatchNorm statistics estimated on the training split, unless
-    ``bn_calibration`` is off; ``progress`` sees that pass) and choose the stream."""
-    from actclr.engine.checkpoint import CheckpointError
-    from actclr.engine.dist import select_device
-    from actclr.eval.encoders import RANDOM, load_encoder
-    from actclr.eval.features import calibrate_batchnorm, h5_batches
-    from actclr.eval.holdout import require_split
-    from actclr.store import open_dataset
-
-    if model_config is not None and checkpoint != RANDOM:
-        raise click.UsageError("--model-config only applies to --checkpoint random")
-    dataset = open_dataset(data)
-    dev = select_device(device)
-    try:
-        encoder, info = load_encoder(checkpoint, dev, seed=seed, model_cfg=_model_config(model_config))
-    except CheckpointError as err:
-        raise click.UsageError(str(err)) from None
-    available = dataset.benchmarks
-    benchmark = benchmark or (info.get("benchmark") if info.get("benchmark") in available else None)
-    if benchmark is None:
-        raise click.UsageError(f"pass --benchmark (the dataset has {', '.join(available)})")
-    if benchmark not in available:
-        raise click.UsageError(f"{data}: no benchmark {benchmark!r} (has {', '.join(available)})")
-    rows = require_split(dataset, benchmark, "train")
-    require_split(dataset, benchmark, "test")
-    stream = stream or info.get("stream") or "joint"
-    if checkpoint == RANDOM and bn_calibration:
-        batches = h5_batches(dataset.h5_path, rows, dev, progress=progress, phase="BatchNorm statistics: train")
-        calibrate_batchnorm(encoder, batches, stream, dev)
-        info["bn_statistics"] = f"estimated on the {benchmark} training split ({rows.size} samples, {stream})"
-        info["name"] += " + BN stats"
-    return Setup(dataset, benchmark, encoder, info, stream, dev)
-
-
-def run_metrics(command: str, title: str, s: Setup, knobs: dict, headline: dict, results: dict, notes: list,
-                wall_time: float) -> dict:
-    """The ``metrics.json`` content of an evaluation run."""
-    from actclr.eval.report import data_record, transfer_record
-
-    data = data_record(s.dataset, s.benchmark)
-    encoder = dict(s.encoder_info)
-    if s.encoder_info.get("stream") not in (None, s.stream):
-        notes = notes + [f"the encoder was trained on the {s.encoder_info['stream']} stream, evaluated on {s.stream}"]
-    return {"command": command, "title": title, "wall_time_s": wall_time, "encoder": encoder, "data": data,
-            **transfer_record(encoder, data), "stream": s.stream, "knobs": knobs, "headline": headline,
-            "notes": notes, **results}
-
-
-def title_of(command: str, s: Setup) -> str:
-    return f"{command}: {s.encoder_info['name']} on {s.dataset.info.get('name')}/{s.benchmark} ({s.stream})"
 
 
 def recipe_options(defaults, val_fraction: float) -> Callable:
@@ -151,27 +98,14 @@ def recipe_options(defaults, val_fraction: float) -> Callable:
 def build_recipe(defaults, epochs: int | None, lr: float | None, batch_size: int | None,
                  milestones: tuple | None):
     """The protocol's recipe with the command-line changes."""
-    from dataclasses import replace
-
-    recipe = defaults.with_epochs(epochs) if epochs is not None else defaults
-    changes = {k: v for k, v in {"lr": lr, "batch_size": batch_size, "milestones": milestones}.items() if v is not None}
     try:
-        return replace(recipe, **changes)
+        return defaults.with_changes(epochs=epochs, lr=lr, batch_size=batch_size, milestones=milestones)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
 
 
-def epoch_progress(progress: Callable, epochs: int) -> Callable[[dict], None]:
-    """An ``on_epoch`` callback that reports the classifier's epochs to ``progress``."""
-    return lambda row: progress("classifier epochs", row["epoch"], epochs)
+def show(metrics: dict, out: Path) -> None:
+    """Print a finished run's headline table and where its files are."""
+    from actclr.eval.report import print_run
 
-
-def finish(out: Path, metrics: dict, evaluated=None) -> None:
-    """Write the run's files and print its headline table."""
-    from actclr.eval.report import print_run, write_run
-
-    if evaluated is None:
-        write_run(out, metrics)
-    else:
-        write_run(out, metrics, logits=evaluated.logits, keys=evaluated.keys, labels=evaluated.labels)
     print_run(metrics, out)

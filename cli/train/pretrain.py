@@ -9,13 +9,14 @@ from pathlib import Path
 
 import click
 
+from actclr.constants import DEVICES, STREAMS
 from actclr.engine.config import ConfigError, build_config
 
 
 @click.command("pretrain")
 @click.option("--data", required=True, help="Prepared dataset: directory or URL (file://, http(s)://, s3://, gs://, hf://...).")
 @click.option("--benchmark", help="Benchmark of the dataset (xsub, xview, xset); default: the recipe's.")
-@click.option("--stream", type=click.Choice(["joint", "motion", "bone"]),
+@click.option("--stream", type=click.Choice(STREAMS),
               help="Input stream; default: the recipe's.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (config, logs, checkpoints, encoder.pt).")
@@ -24,7 +25,7 @@ from actclr.engine.config import ConfigError, build_config
 @click.option("--epochs", type=click.IntRange(min=1), help="Epochs of the main phase (train.epochs).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Batch per device (data.batch_size).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Base learning rate (optim.lr).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="train.device (default auto).")
+@click.option("--device", type=click.Choice(DEVICES), help="train.device (default auto).")
 @click.option("--seed", type=int, help="Base seed; rank r seeds its augmentation with seed + r.")
 @click.option("--resume", is_flag=True,
               help="Continue from OUT/checkpoints/last.pt if it exists (else start a new run).")
