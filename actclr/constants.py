@@ -5,8 +5,6 @@ import it from here.
 """
 from __future__ import annotations
 
-#: The two parts of every benchmark.
-SPLITS = ("train", "test")
 #: Input streams derived from joint positions (:func:`actclr.augment.streams.to_stream`).
 STREAMS = ("joint", "motion", "bone")
 #: ``--device`` / ``train.device`` (:func:`actclr.engine.dist.select_device`).

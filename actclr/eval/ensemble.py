@@ -15,10 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from actclr.eval.metrics import classification_metrics
-from actclr.eval.report import read_metrics
+from actclr.eval.report import Stopwatch, read_metrics, write_run
 
 #: Official weights per stream (``ensemble_ntu_cv.py``; the ``AimCLR/`` copy uses motion 0.8).
 STREAM_WEIGHTS = {"joint": 0.6, "bone": 0.6, "motion": 0.4}
+
+
+class EnsembleError(ValueError):
+    """The runs cannot be ensembled as asked (not the same test samples, or weights that do not fit)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -105,3 +111,31 @@ def ensemble_runs(runs: Sequence[StreamRun], weights: Sequence[float] | None = N
     results["members"] = [{"run": str(r.path), "stream": r.stream, "weight": w,
                            "top1": r.metrics.get("top1")} for r, w in zip(runs, weights)]
     return results, logits
+
+
+def ensemble_run(runs: Sequence[str | os.PathLike], out: str | os.PathLike,
+                 weights: Sequence[float] | None = None) -> dict:
+    """``actclr-train ensemble``: ensemble the test logits of ``runs`` into ``out`` (``metrics.json``,
+    ``summary.md``, logits, keys, labels); returns the ``metrics.json`` content.
+    :class:`EnsembleError` if the runs do not score the same test samples or ``weights`` do not fit."""
+    clock = Stopwatch()
+    members = [load_run(run) for run in runs]
+    try:
+        results, logits = ensemble_runs(members, weights)
+    except ValueError as err:
+        raise EnsembleError(str(err)) from None
+    first = members[0].metrics
+    streams = "+".join(str(m.stream) for m in members)
+    combined = ensemble_name([m.stream for m in members])
+    names = sorted({(m.metrics.get("encoder") or {}).get("name") for m in members}, key=str)
+    encoder = {"name": "+".join(map(str, names)), "source": [str(m.path) for m in members]}
+    data = first.get("data", {})
+    title = f"ensemble {combined} ({streams}) on {data.get('name')}/{data.get('benchmark')}"
+    metrics = {"command": "ensemble", "title": title,
+               "wall_time_s": clock.elapsed, "encoder": encoder, "data": data, "stream": streams,
+               "knobs": {"weights": [m["weight"] for m in results["members"]], "runs": [str(r) for r in runs]},
+               "headline": {f"{combined} top-1": results["top1"]},
+               "notes": [f"{m['stream']} x {m['weight']:g} (top-1 {m['top1']:.2f})" for m in results["members"]
+                         if m["top1"] is not None], **results}
+    write_run(out, metrics, logits=logits, keys=members[0].keys, labels=members[0].labels)
+    return metrics

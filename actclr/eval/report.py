@@ -237,3 +237,24 @@ def rich_table(table: Gathered, title: str | None = None, labels: Sequence[str] 
     for row in table.rows:
         out.add_row(*(_fmt(row.get(c)) for c in columns))
     return out
+
+
+def write_report(runs: Sequence[str | os.PathLike], table: Gathered, out: str | os.PathLike, title: str) -> list:
+    """``out`` (Markdown: ``title``, the table, the pictures) and, beside it, ``training_curves.png``
+    (the pretraining runs among ``runs``: loss and kNN monitor) and ``comparison.png`` (the
+    table's numbers per encoder); returns the pictures' paths."""
+    from actclr.viz.curves import draw_comparison, draw_training_curves  # matplotlib only here
+
+    out = Path(out)
+    paths = [Path(run) for run in runs]
+    lines = [f"# {title}", "", markdown_table(table)]
+    pretrain = {run.resolve().name: read_rows(run / PRETRAIN_LOG) for run in paths if is_pretrain_run(run)}
+    pictures = []
+    if pretrain:
+        pictures.append(draw_training_curves(pretrain, out.parent / "training_curves.png"))
+    numbers = [c for c in table.columns if c not in (*ID_COLUMNS, WALL_TIME)]
+    if table.rows and numbers:
+        pictures.append(draw_comparison(table.rows, numbers, "encoder", out.parent / "comparison.png", title=title))
+    lines += [f"![{p.stem}]({p.name})" for p in pictures]
+    write_bytes(out, ("\n".join(lines) + "\n").encode())
+    return pictures

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from actclr.cli.progress import TransferProgress, human_size
-from actclr.constants import SPLITS
+from actclr.store.manifest import SPLITS
 from actclr.store.transfer import JOBS
 
 

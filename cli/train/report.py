@@ -21,10 +21,7 @@ def report(runs: tuple, out: Path | None, title: str) -> None:
     """
     from rich.console import Console
 
-    from actclr.engine.metrics import read_rows
-    from actclr.eval.report import ID_COLUMNS, WALL_TIME, gather, is_pretrain_run, markdown_table, rich_table
-    from actclr.store.atomic import write_bytes
-    from actclr.viz.curves import draw_comparison, draw_training_curves
+    from actclr.eval.report import gather, rich_table, write_report
 
     try:
         table = gather(runs)
@@ -32,16 +29,6 @@ def report(runs: tuple, out: Path | None, title: str) -> None:
         raise click.UsageError(str(err)) from None
     console = Console()
     console.print(rich_table(table, title=title))
-    if out is None:
-        return
-    lines = [f"# {title}", "", markdown_table(table)]
-    pretrain = {run.resolve().name: read_rows(run / "metrics.jsonl") for run in runs if is_pretrain_run(run)}
-    pictures = []
-    if pretrain:
-        pictures.append(draw_training_curves(pretrain, out.parent / "training_curves.png"))
-    numbers = [c for c in table.columns if c not in (*ID_COLUMNS, WALL_TIME)]
-    if table.rows and numbers:
-        pictures.append(draw_comparison(table.rows, numbers, "encoder", out.parent / "comparison.png", title=title))
-    lines += [f"![{p.stem}]({p.name})" for p in pictures]
-    write_bytes(out, ("\n".join(lines) + "\n").encode())
-    console.print(f"wrote {out}" + "".join(f", {p}" for p in pictures))
+    if out is not None:
+        pictures = write_report(runs, table, out, title)
+        console.print(f"wrote {out}" + "".join(f", {p}" for p in pictures))
