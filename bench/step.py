@@ -17,13 +17,26 @@ one online view, ``A * AdaIN(X) + (1 - A) * Mix(AdaIN(X))``, 1 fwd+bwd + 2 no-gr
 On CUDA (``--device cuda``) every clock reading waits for the device first, so each phase is
 charged with the kernels it launched (the synchronisations cost a little throughput).
 
+Then (``--whole``, on by default) whole training steps (forward part, backward, SGD update) of
+the demo recipe's two phases (MoCo v2 warm-up, ActCLR), at demo width (hidden 8, output 64) and
+full width (the model defaults, 16 and 256), batch ``--whole-batch``: the graph convolutions
+computed as before (``model.aggregation: partitions``) against the default (``auto``), and with
+``--compile`` also the default with ``torch.compile``d backbones (its compile time: the first
+steps minus as many eager ones, cold inductor cache). Same initial weights; the variants' steps
+interleaved so that they see the same machine load; medians of process CPU time (which other
+processes on a shared machine disturb far less than wall time; wall time is in the JSON too).
+
     python bench/step.py [--batch 32] [--repeats 3] [--threads 1] [--branches 1,2,3 --branches 2]
-                         [--device cpu|cuda] [--out FILE]
+                         [--device cpu|cuda] [--out FILE] [--whole/--no-whole] [--whole-batch 8]
+                         [--whole-steps 10] [--width demo --width full] [--compile]
 """
 from __future__ import annotations
 
+import copy
+import os
 import platform
 import statistics
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -40,14 +53,21 @@ from rich.table import Table
 
 import actclr.methods.actclr as actclr_module
 from actclr.cli.lists import NumberList
-from actclr.engine.config import defaults, encoder_config
+from actclr.engine.config import build_config, defaults, encoder_config, phase_config
 from actclr.engine.dist import select_device
 from actclr.engine.run import device_record
 from actclr.methods import build_method
+from actclr.models import DEFAULTS as MODEL_DEFAULTS
 from actclr.models import build_encoder
 from actclr.store.atomic import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "step.json"
+#: The recipe whose two phases the whole-step comparison runs.
+DEMO_RECIPE = "mocov2-warmup+actclr_synth-xsub_joint_1xcpu_demo"
+#: Encoder widths of the whole-step comparison: the demo recipe's own, and the model defaults.
+WIDTHS = ("demo", "full")
+#: Whole-step variants: ``(model.aggregation, compiled backbones)``.
+VARIANTS = {"before": ("partitions", False), "default": ("auto", False), "compiled": ("auto", True)}
 #: Functions of ``actclr.methods.actclr`` timed as a phase (module attribute -> phase).
 MODULE_PHASES = {"actionlet_combine": "augmentation", "skeleton_adain": "augmentation",
                  "skeleton_mix": "augmentation", "upsample_mask": "augmentation",
@@ -237,6 +257,89 @@ def bench_branches(branches: tuple, batch: int, repeats: int, threads: int, queu
             "non_encoder_ms": other_ms, "non_encoder_share": other_ms / step_ms}
 
 
+def demo_method(phase: str, width: str, x: torch.Tensor, aggregation: str, compiled: bool) -> tuple:
+    """``(method, optimizer)`` of the demo recipe's ``phase`` (``warmup``: MoCo v2, ``main``:
+    ActCLR) at ``width`` with ``model.aggregation``, same initial weights for every variant (seed 0)."""
+    cfg = build_config(DEMO_RECIPE)
+    model = encoder_config(cfg)
+    if width == "full":
+        model.update({k: copy.deepcopy(MODEL_DEFAULTS[k]) for k in ("hidden_channels", "out_channels", "projector")})
+    method_cfg = phase_config(cfg, phase)["method"]
+    torch.manual_seed(0)
+    method = build_method(method_cfg["name"], method_cfg, lambda: build_encoder({**model, "aggregation": aggregation}),
+                          augmenter=cfg["augment"], average_motion=x.mean(0)).to(x.device).train()
+    if compiled:  # nn.Module.compile: parameter names stay; shapes specialised, compiled at first use
+        for encoder in (method.encoder_q, method.encoder_k):
+            encoder.backbone.compile(dynamic=False)
+    optimizer = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
+    return method, optimizer
+
+
+def whole_step(method, optimizer, g: torch.Generator, x: torch.Tensor) -> tuple[float, float]:
+    """``(CPU seconds of this process, wall seconds)`` of one training step (forward part,
+    backward, SGD update)."""
+    now = clock(x.device)
+    cpu, wall = time.process_time(), now()
+    loss, _ = method.training_step(x, 1, g)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return time.process_time() - cpu, now() - wall
+
+
+def bench_whole(phase: str, width: str, batch: int, steps: int, variants: tuple, device: torch.device) -> dict:
+    """Whole steps of one phase at one width for each of ``variants`` (keys of :data:`VARIANTS`):
+    two warm-up steps each (compile time: the compiled variant's minus the default's), then
+    ``steps`` rounds of one step per variant; medians."""
+    x = make_batch(batch).to(device)
+    runs = {name: (*demo_method(phase, width, x, *VARIANTS[name]), torch.Generator(device=device).manual_seed(0))
+            for name in variants}
+    warm = 2  # every graph of a step (grad / no-grad, BN splits, anchor) is compiled in its first two
+    first = {name: sum(whole_step(*runs[name], x)[1] for _ in range(warm)) for name in runs}
+    cpu: dict = {name: [] for name in runs}
+    wall: dict = {name: [] for name in runs}
+    for _ in range(steps):
+        for name in runs:
+            c, w = whole_step(*runs[name], x)
+            cpu[name].append(c)
+            wall[name].append(w)
+    result = {"phase": phase, "method": runs[variants[0]][0].options.METHOD, "width": width, "batch": batch,
+              "steps": steps, "variants": {}}
+    for name in runs:
+        ms = 1e3 * statistics.median(cpu[name])
+        result["variants"][name] = {"cpu_ms": ms, "wall_ms": 1e3 * statistics.median(wall[name]),
+                                    "samples_per_s": 1e3 * batch / ms}
+    base = result["variants"][variants[0]]["cpu_ms"]
+    for name, r in result["variants"].items():
+        r["speedup"] = base / r["cpu_ms"]
+    if "compiled" in runs:
+        compile_s = first["compiled"] - first["default"]
+        saved = (result["variants"]["default"]["wall_ms"] - result["variants"]["compiled"]["wall_ms"]) / 1e3
+        result["variants"]["compiled"].update(compile_s=compile_s,
+                                              break_even_steps=compile_s / saved if saved > 0 else None)
+    return result
+
+
+def whole_table(rows: list, threads: int) -> Table:
+    """One row per phase and width: ms per step and samples/s of each variant, speed-ups."""
+    variants = list(rows[0]["variants"])
+    table = Table(title=f"Whole steps of the demo recipe's phases, {threads} thread(s), median CPU time of "
+                        f"{rows[0]['steps']} interleaved steps per variant")
+    columns = ["phase", "width", "batch"] + [f"{v} ms" for v in variants] + [f"{v} samples/s" for v in variants] \
+        + [f"{v} speed-up" for v in variants[1:]] + (["compile s"] if "compiled" in variants else [])
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("phase", "width") else "right")
+    for r in rows:
+        v = r["variants"]
+        cells = [f"{r['phase']} ({r['method']})", r["width"], str(r["batch"])]
+        cells += [f"{v[n]['cpu_ms']:.0f}" for n in variants] + [f"{v[n]['samples_per_s']:.1f}" for n in variants]
+        cells += [f"{v[n]['speedup']:.2f}x" for n in variants[1:]]
+        if "compiled" in variants:
+            cells.append(f"{v['compiled']['compile_s']:.0f}")
+        table.add_row(*cells)
+    return table
+
+
 @click.command()
 @click.option("--batch", default=32, show_default=True, help="Sequences per step.")
 @click.option("--repeats", default=3, show_default=True, help="Timed rounds (median) after one warm-up round.")
@@ -248,17 +351,39 @@ def bench_branches(branches: tuple, batch: int, repeats: int, threads: int, queu
 @click.option("--device", type=click.Choice(("cpu", "cuda")), default="cpu", show_default=True,
               help="Where the step runs.")
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
-def main(batch: int, repeats: int, threads: int, queue: int, branch_sets: tuple, device: str, out: Path) -> None:
+@click.option("--whole/--no-whole", default=True, show_default=True,
+              help="Also time whole demo-recipe steps, graph convs as before against the default.")
+@click.option("--whole-batch", default=8, show_default=True, help="Batch of the whole steps.")
+@click.option("--whole-steps", default=10, show_default=True, help="Timed whole steps per variant (median).")
+@click.option("--width", "widths", multiple=True, type=click.Choice(WIDTHS), default=WIDTHS,
+              show_default=True, help="Encoder width of the whole steps (repeatable).")
+@click.option("--compile", "compiled", is_flag=True,
+              help="Whole steps also with torch.compile'd backbones (cold compiles: minutes per phase).")
+def main(batch: int, repeats: int, threads: int, queue: int, branch_sets: tuple, device: str, out: Path,
+         whole: bool, whole_batch: int, whole_steps: int, widths: tuple, compiled: bool) -> None:
     torch.set_num_threads(threads)
     try:
         dev = select_device(device)
     except RuntimeError as err:  # CUDA asked for but absent: one line, no traceback
         raise click.ClickException(str(err)) from None
     console = Console()
+    load = os.getloadavg()
     runs = [bench_branches(b, batch, repeats, threads, queue, dev, console) for b in branch_sets]
+    steps: list = []
+    if whole:
+        variants = ("before", "default", "compiled") if compiled else ("before", "default")
+        with tempfile.TemporaryDirectory() as cache:  # cold compiles: no earlier run's kernels
+            os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+            for width in widths:
+                for phase in ("warmup", "main"):
+                    steps.append(bench_whole(phase, width, whole_batch, whole_steps, variants, dev))
+        console.print(whole_table(steps, threads))
+    load_after = os.getloadavg()
+    console.print(f"load average (1 min) before {load[0]:.1f}, after {load_after[0]:.1f} on {os.cpu_count()} CPUs")
     write_json(out, {"batch": batch, "threads": threads, "repeats": repeats, "queue_size": queue,
                      **device_record(dev), "torch": torch.__version__,
-                     "platform": platform.platform(), "runs": runs})
+                     "platform": platform.platform(), "runs": runs, "whole_steps": steps,
+                     "load_average": {"before": load, "after": load_after}, "cpus": os.cpu_count()})
     console.print(f"wrote {out}")
 
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from actclr.models import DEFAULTS, Encoder, Projector, build_encoder, from_official
 from actclr.models.graph import adjacency, hop_distance, spatial_partition
-from actclr.models.stgcn import STGCN, _Aggregate, dropout_mask, official_key
+from actclr.models.stgcn import STGCN, GraphConv, _Aggregate, dense_is_faster, dropout_mask, official_key
 from actclr.skeleton import CENTER, EDGES
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -199,6 +199,39 @@ def test_graph_aggregation_gradients(channels):
     torch.testing.assert_close(_Aggregate.apply(rows, graph), torch.einsum("uv,bvc->buc", graph, rows))
     assert torch.autograd.gradcheck(_Aggregate.apply, (rows, graph))
     assert torch.autograd.gradgradcheck(_Aggregate.apply, (rows, graph))
+
+
+@pytest.mark.parametrize(("c_in", "c_out"), [(3, 8), (8, 8), (8, 16), (16, 16), (3, 32), (32, 64)])
+def test_dense_aggregation_equals_the_partition_products(c_in, c_out):
+    """Both ways of computing a graph conv: same output and gradients (input, graph with edge
+    importance, weight, bias) in float32, within a margin far below the values compared."""
+    torch.manual_seed(0)
+    dense, partitions = GraphConv(c_in, c_out, 3, "dense"), GraphConv(c_in, c_out, 3, "partitions")
+    partitions.load_state_dict(dense.state_dict())
+    assert dense.dense and not partitions.dense
+    x = torch.randn(4, 12, 25, c_in).permute(0, 3, 1, 2)                # channels-last, as in the model
+    importance = 1 + 0.3 * torch.randn(3, 25, 25)
+    upstream = torch.randn(4, c_out, 12, 25)
+    results = []
+    for module in (dense, partitions):
+        inputs = [x.clone().requires_grad_(), importance.clone().requires_grad_()]
+        out = module(inputs[0], spatial_partition() * inputs[1])
+        out.backward(upstream)
+        results.append([out, *(t.grad for t in inputs), module.weight.grad, module.bias.grad])
+    for name, actual, expected in zip(("output", "input", "importance", "weight", "bias"), *results):
+        scale = expected.abs().max()
+        assert scale > 0.1, name
+        torch.testing.assert_close(actual, expected, rtol=1e-5, atol=2e-5 * scale.item(), msg=lambda m, n=name: f"{n}: {m}")
+
+
+def test_auto_aggregation_is_chosen_per_block():
+    backbone = STGCN(hidden_channels=8, out_channels=64)
+    assert [b.gcn.dense for b in backbone.blocks] == [True] * 5 + [False] * 5  # 3->8, 8->8 x3, 8->16
+    assert [b.gcn.dense for b in STGCN(hidden_channels=4, aggregation="dense").blocks] == [True] * 10
+    assert not any(b.gcn.dense for b in STGCN(hidden_channels=4, aggregation="partitions").blocks)
+    assert dense_is_faster(8, 16) and not dense_is_faster(16, 16)
+    with pytest.raises(ValueError, match="unknown aggregation 'sparse'"):
+        build_encoder({**TINY, "aggregation": "sparse"})
 
 
 # --- training behaviour --------------------------------------------------------------------

@@ -8,8 +8,10 @@ from actclr.models.stgcn import STGCN
 
 #: Encoder options (the ``model`` config section). ``partition``: ``official`` (ST-GCN code,
 #: default) or ``true`` (ST-GCN paper), see :func:`actclr.models.graph.spatial_partition`.
+#: ``aggregation``: how the graph convolutions are computed, ``auto`` (default: per block, the
+#: faster way on CPU), ``partitions`` or ``dense`` (:data:`actclr.models.stgcn.AGGREGATIONS`).
 DEFAULTS = {"in_channels": 3, "hidden_channels": 16, "out_channels": 256, "dropout": 0.5,
-            "edge_importance": True, "partition": "official",
+            "edge_importance": True, "partition": "official", "aggregation": "auto",
             "projector": {"hidden_dim": 256, "out_dim": 128}}
 
 
@@ -22,7 +24,8 @@ def build_encoder(cfg: dict | None = None) -> Encoder:
         raise ValueError(f"unknown encoder option(s): {sorted(unknown)}; known: {sorted(DEFAULTS)}")
     backbone = STGCN(in_channels=cfg["in_channels"], hidden_channels=cfg["hidden_channels"],
                      out_channels=cfg["out_channels"], dropout=cfg["dropout"],
-                     edge_importance=cfg["edge_importance"], partition=cfg["partition"])
+                     edge_importance=cfg["edge_importance"], partition=cfg["partition"],
+                     aggregation=cfg["aggregation"])
     head = cfg["projector"]
     projector = None if head is None else Projector(cfg["out_channels"], head["hidden_dim"], head["out_dim"])
     return Encoder(backbone, projector)

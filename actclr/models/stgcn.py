@@ -6,10 +6,15 @@ only the evaluation order and memory layout differ:
 * Activations stay channels-last (``(B, T, V, C)`` in memory; logically ``(B, C, T, V)``), the
   layout oneDNN convolutions and batch norm run fastest in, so no permute copies happen between
   the graph, convolution and normalisation steps.
-* The graph convolution aggregates over the K partition matrices *before* the 1x1 convolution
-  (both are linear, so ``sum_k (W_k x + b_k) A_k = sum_k W_k (x A_k) + b A``): one batched matmul
-  with the stacked ``(V*K, V)`` graph operator, then one matmul over ``(K*C_in)``. This needs
-  ``C_in`` rather than ``C_out`` channels of graph work and no ``(N, K, C, T, V)`` intermediate.
+* The graph convolution is computed one of two ways (:data:`AGGREGATIONS`, chosen per block).
+  ``partitions`` aggregates over the K partition matrices *before* the 1x1 convolution (both are
+  linear, so ``sum_k (W_k x + b_k) A_k = sum_k W_k (x A_k) + b A``): one batched matmul with the
+  stacked ``(V*K, V)`` graph operator, then one matmul over ``(K*C_in)``. This needs ``C_in``
+  rather than ``C_out`` channels of graph work and no ``(N, K, C, T, V)`` intermediate. ``dense``
+  folds graph and weights into one ``(V*C_in, V*C_out)`` operator and applies it as a single GEMM
+  to the channels-last rows ``(B*T, V*C_in)``: ``V * C_out / (K * (V + C_out))`` times the
+  arithmetic (2x at 8 channels), but one large product instead of ``B*T`` tiny ones and no
+  copies, which wins for narrow blocks (see :func:`dense_is_faster`).
 * Dropout draws one random bit per element (32 per RNG call) when ``p = 0.5`` and is applied in
   place, as are the residual sum and the ReLUs.
 * Projecting shortcuts (1x1 conv, temporal stride) are matmuls (:class:`PointwiseConv`).
@@ -99,19 +104,38 @@ class _Aggregate(torch.autograd.Function):
         return grad_rows, grad_graph
 
 
+#: Ways to compute the graph convolution (the ``model.aggregation`` option): ``partitions``
+#: (batched products with the K partition matrices, then the 1x1 weights), ``dense`` (one GEMM
+#: with the folded ``(V*C_in, V*C_out)`` operator), ``auto`` (``dense`` where it is faster).
+AGGREGATIONS = ("auto", "partitions", "dense")
+#: ``auto`` uses ``dense`` up to this ``C_in * C_out``. Measured on CPU (1 thread, batch 16, forward
+#: + backward of one graph conv): dense 4x faster at 3->8 channels, 2.8x at 8->8, 2.6x at 3->16,
+#: 1.5x at 8->16, 0.75x at 16->16 and slower the wider the block (see docs/training.md).
+DENSE_MAX_CHANNEL_PRODUCT = 128
+
+
+def dense_is_faster(in_channels: int, out_channels: int) -> bool:
+    """Whether ``auto`` computes a ``in_channels -> out_channels`` graph conv with the dense operator."""
+    return in_channels * out_channels <= DENSE_MAX_CHANNEL_PRODUCT
+
+
 class GraphConv(nn.Conv2d):
     """The official 1x1 conv to ``K * out`` channels plus aggregation over K partition matrices.
 
     ``forward(x (B, C_in, T, V), a (K, V, V)) -> (B, C_out, T, V)`` (channels-last) with
-    ``out[b, c, t, w] = sum_k sum_v (conv(x)[b, k * C_out + c, t, v]) a[k, v, w]``.
+    ``out[b, c, t, w] = sum_k sum_v (conv(x)[b, k * C_out + c, t, v]) a[k, v, w]``, computed as
+    ``aggregation`` says (:data:`AGGREGATIONS`; ``auto`` resolves here, from the channel counts).
     """
 
     bias: torch.Tensor  # always built with a bias
 
-    def __init__(self, in_channels: int, out_channels: int, num_subsets: int):
+    def __init__(self, in_channels: int, out_channels: int, num_subsets: int, aggregation: str = "auto"):
         super().__init__(in_channels, out_channels * num_subsets, kernel_size=1)
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregation {aggregation!r}; choose one of {AGGREGATIONS}")
         self.num_subsets = num_subsets
         self.out_per_subset = out_channels
+        self.dense = aggregation == "dense" or (aggregation == "auto" and dense_is_faster(in_channels, out_channels))
 
     # Takes the partition matrices besides the input, unlike Conv2d.forward: the subclass keeps
     # the official conv's parameters (names and shapes), not its call signature.
@@ -119,12 +143,18 @@ class GraphConv(nn.Conv2d):
         """``x (B, C_in, T, V)``, ``a (K, V, V)`` -> ``(B, C_out, T, V)``, channels-last."""
         b, c_in, t, v = x.shape
         k, c_out = self.num_subsets, self.out_per_subset
-        rows = x.permute(0, 2, 3, 1).reshape(b * t, v, c_in)                # free if channels-last
-        graph = a.permute(2, 0, 1).reshape(v * k, v)                         # [w*K + k, v] = a[k, v, w]
-        gathered = _Aggregate.apply(rows, graph)                             # (B*T, V*K, C_in)
-        weight = self.weight.view(k, c_out, c_in).transpose(1, 2).reshape(k * c_in, c_out)
         bias = torch.einsum("kc,kw->wc", self.bias.view(k, c_out), a.sum(dim=1))  # (V, C_out)
-        out = torch.matmul(gathered.view(b * t, v, k * c_in), weight).add_(bias)  # (B*T, V, C_out)
+        if self.dense:
+            rows = x.permute(0, 2, 3, 1).reshape(b * t, v * c_in)            # free if channels-last
+            # [v*C_in + i, w*C_out + o] = sum_k a[k, v, w] weight[k*C_out + o, i]
+            operator = torch.einsum("kvw,koi->viwo", a, self.weight.view(k, c_out, c_in))
+            out = torch.addmm(bias.view(v * c_out), rows, operator.reshape(v * c_in, v * c_out))
+        else:
+            rows = x.permute(0, 2, 3, 1).reshape(b * t, v, c_in)            # free if channels-last
+            graph = a.permute(2, 0, 1).reshape(v * k, v)                     # [w*K + k, v] = a[k, v, w]
+            gathered = _Aggregate.apply(rows, graph)                         # (B*T, V*K, C_in)
+            weight = self.weight.view(k, c_out, c_in).transpose(1, 2).reshape(k * c_in, c_out)
+            out = torch.matmul(gathered.view(b * t, v, k * c_in), weight).add_(bias)  # (B*T, V, C_out)
         return out.view(b, t, v, c_out).permute(0, 3, 1, 2)
 
 
@@ -158,9 +188,9 @@ class STGCNBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, num_subsets: int, num_joints: int,
                  stride: int = 1, residual: bool = True, dropout: float = 0.0,
-                 edge_importance: bool = True):
+                 edge_importance: bool = True, aggregation: str = "auto"):
         super().__init__()
-        self.gcn = GraphConv(in_channels, out_channels, num_subsets)
+        self.gcn = GraphConv(in_channels, out_channels, num_subsets, aggregation)
         self.edge_importance = nn.Parameter(torch.ones(num_subsets, num_joints, num_joints),
                                             requires_grad=edge_importance)
         self.bn1 = nn.BatchNorm2d(out_channels)
@@ -195,14 +225,15 @@ class STGCN(nn.Module):
     of :data:`BLOCKS`; dropout is 0 in block 1 and ``dropout`` in blocks 2-10 (as the official
     code, which passes the model's ``dropout`` to every block but the first).
     ``edge_importance=False`` freezes the per-block masks at one (official
-    ``edge_importance_weighting: False``). ``partition`` selects :func:`spatial_partition`'s variant.
+    ``edge_importance_weighting: False``). ``partition`` selects :func:`spatial_partition`'s variant,
+    ``aggregation`` how the graph convolutions are computed (:data:`AGGREGATIONS`; same function).
     """
 
     A: torch.Tensor  # (K, V, V) partition matrices (a buffer)
 
     def __init__(self, in_channels: int = 3, hidden_channels: int = 16, out_channels: int = 256,
                  num_joints: int = NUM_JOINTS, dropout: float = 0.5, edge_importance: bool = True,
-                 partition: str = "official"):
+                 partition: str = "official", aggregation: str = "auto"):
         super().__init__()
         if num_joints != NUM_JOINTS:
             raise ValueError(f"the skeleton graph has {NUM_JOINTS} joints, got num_joints={num_joints}")
@@ -214,7 +245,7 @@ class STGCN(nn.Module):
             out = out_channels if multiple is None else hidden_channels * multiple
             blocks.append(STGCNBlock(width, out, self.A.shape[0], num_joints, stride=stride,
                                      residual=index > 0, dropout=0.0 if index == 0 else dropout,
-                                     edge_importance=edge_importance))
+                                     edge_importance=edge_importance, aggregation=aggregation))
             width = out
         self.blocks = nn.ModuleList(blocks)
         init_weights(self)
