@@ -44,6 +44,10 @@ TEMPORAL_KERNEL = 9
 
 #: Signed integer type with the width of each float type, for building masks bit by bit.
 _SAME_WIDTH_INT = {2: torch.int16, 4: torch.int32, 8: torch.int64}
+#: Bit pattern of 2.0 (the ``p = 0.5`` dropout scale) as that integer, per float type: a Python
+#: constant, so that ``torch.compile`` traces the mask without a graph break (no ``.item()``).
+_TWO_BITS = {dtype: int(torch.tensor(2.0, dtype=dtype).view(_SAME_WIDTH_INT[dtype.itemsize]).item())
+             for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64)}
 
 
 def dropout_mask(x: torch.Tensor, p: float) -> torch.Tensor:
@@ -59,12 +63,15 @@ def dropout_mask(x: torch.Tensor, p: float) -> torch.Tensor:
     if p == 0.5:
         itype = _SAME_WIDTH_INT[x.element_size()]
         width = 8 * x.element_size()
-        words = torch.empty(-(-n // width), dtype=itype, device=x.device)
-        words.random_(torch.iinfo(itype).min, None)                         # all bits random
+        count, info = -(-n // width), torch.iinfo(itype)
+        if torch.compiler.is_compiling():  # torch.compile traces no in-place random_
+            words = torch.randint(info.min, info.max, (count,), dtype=itype, device=x.device)
+        else:
+            words = torch.empty(count, dtype=itype, device=x.device)
+            words.random_(info.min, None)                                    # all bits random
         shifts = torch.arange(width, dtype=itype, device=x.device)
-        pattern = torch.tensor(scale, dtype=x.dtype).view(itype).item()
         bits = words.unsqueeze(-1).bitwise_right_shift(shifts).bitwise_and_(1).view(-1)[:n]
-        mask = bits.mul_(pattern).view(x.dtype)
+        mask = bits.mul_(_TWO_BITS[x.dtype]).view(x.dtype)
     else:
         mask = (torch.rand(n, device=x.device) >= p).to(x.dtype).mul_(scale)
     return mask.as_strided(x.shape, x.stride())
