@@ -11,6 +11,7 @@ from actclr.engine.config import (
     build_config,
     config_hash,
     defaults,
+    encoder_config,
     list_recipes,
     load_recipe,
     phase_config,
@@ -111,3 +112,57 @@ def test_recipe_bases_resolve_beside_the_file_and_the_saved_config_round_trips(t
     assert list(saved)[:4] == ["data", "method", "model", "augment"]
     again = build_config(tmp_path / "run" / "config.yaml")
     assert config_hash(again) == config_hash(cfg)
+
+
+def test_owned_sections_are_values_checked_by_their_owner():
+    """The augmenter accepts any view name and the encoder a null projector, so the merge does too."""
+    from actclr.augment import build_augmenter
+    from actclr.models import build_encoder
+
+    cfg = build_config("actclr_synth-xsub_joint_1xcpu_demo",
+                       overrides=["augment.views.strong=[crop, {name: flip, p: 0.5}]", "method.view_extreme=strong"])
+    assert cfg["augment"]["views"]["strong"] == ["crop", {"name": "flip", "p": 0.5}]
+    assert build_augmenter(cfg["augment"]).names[-1] == "strong" and cfg["method"]["view_extreme"] == "strong"
+    assert set(cfg["augment"]["views"]) == {"weak", "normal", "extreme", "aimclr_extreme", "strong"}
+    cfg = build_config("actclr_synth-xsub_joint_1xcpu_demo", overrides=["model.projector=null"])
+    assert cfg["model"]["projector"] is None and build_encoder(encoder_config(cfg)).projector is None
+    again = build_config("actclr_synth-xsub_joint_1xcpu_demo",
+                         overrides=["model.projector=null", "model.projector={hidden_dim: 8, out_dim: 4}",
+                                    "model.projector.out_dim=6"])
+    assert again["model"]["projector"] == {"hidden_dim": 8, "out_dim": 6}  # mappings still merge key by key
+
+
+#: An override of an owned section and what its error says (the source, the section, the key).
+OWNED_ERRORS = {
+    "model.hidden_chanels=8": "--set model.hidden_chanels=8: 'model': unknown encoder option(s): ['hidden_chanels']",
+    "model.projector=3": "--set model.projector=3: 'model': encoder option projector: null (no projector) or a "
+                         "mapping of hidden_dim, out_dim, got 3",
+    "model.projector.width=8": "encoder option projector",
+    "augment.views.strong=3": "--set augment.views.strong=3: 'augment': augment config: view 'strong': expected",
+    "augment.sead=1": "unknown keys ['sead']",
+    "warmup.method.tau=0.2": "--set warmup.method.tau=0.2: 'warmup.method': unknown key 'warmup.method.tau'",
+    "warmup.method.name=simclr": "--set warmup.method.name=simclr: unknown method 'simclr'",
+    "model=3": "'model' must be a mapping",
+}
+
+
+def test_owned_section_errors_name_the_source_and_the_key(tmp_path):
+    for override, message in OWNED_ERRORS.items():
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            build_config(None, {"data.benchmark": "xsub"}, [override])
+    recipe = tmp_path / "mine.yaml"
+    recipe.write_text("_base_: actclr_ntu60-xview_joint_1xb128_350e\nmodel:\n  hidden_chanels: 8\n")
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(recipe))}: 'model': unknown encoder option"):
+        load_recipe(recipe)
+    recipe.write_text("method:\n  queue_sise: 8\n")
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(recipe))}: 'method': unknown key 'method.queue_sise'"):
+        load_recipe(recipe)
+
+
+def test_ddp_keys_of_the_model_section_have_one_home():
+    from actclr.engine.config import ENGINE_MODEL_KEYS, DDPOptions, ddp_options
+
+    cfg = build_config("actclr_ntu60-xview_joint_4xb128_350e")
+    assert ddp_options(cfg) == DDPOptions(sync_bn=True, broadcast_buffers=True)
+    assert set(ENGINE_MODEL_KEYS) == {"sync_bn", "broadcast_buffers"}
+    assert not set(encoder_config(cfg)) & set(ENGINE_MODEL_KEYS)

@@ -152,3 +152,20 @@ def test_module_entry_point_for_torchrun():
     out = subprocess.run([sys.executable, "-m", "actclr.cli.train", "pretrain", "--help"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "--resume" in out.stdout and "--set" in out.stdout
+
+
+def test_a_strong_view_and_no_projector_train_end_to_end(synth_dataset, tmp_path):
+    """Two configurations the owners accept: a new augmentation view (MoCo v2 queries it) and an
+    encoder without a projector (MoCo v2 contrasts the pooled features); ActCLR, which needs a
+    projector, says so before anything is written."""
+    run = tmp_path / "strong"
+    pretrain(synth_dataset, run, "--epochs", "1", "--set", "method.name=mocov2", "--set", "method.queue_size=128",
+             "--set", "augment.views.strong=[crop, {name: flip, p: 0.5}]", "--set", "method.view_query=strong",
+             "--set", "model.projector=null", "--set", "monitor.every=0")
+    exported = load_checkpoint(run / "encoder.pt")
+    assert exported["model"]["projector"] is None and not any(k.startswith("projector") for k in exported["encoder"])
+    assert yaml.safe_load((run / "config.yaml").read_text())["augment"]["views"]["strong"][0] == "crop"
+    refused = CliRunner().invoke(cli, ["pretrain", "--data", str(synth_dataset), "--out", str(tmp_path / "no"),
+                                       "--config", DEMO, *FAST, "--set", "model.projector=null"])
+    assert refused.exit_code == 1 and "ActCLR needs an encoder with a projector" in refused.output
+    assert not (tmp_path / "no").exists()

@@ -13,7 +13,6 @@ where they come from.
 """
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import torch
 
-from actclr.engine.config import ENGINE_MODEL_KEYS
+from actclr.engine.config import encoder_options
 from actclr.store.atomic import atomic_path
 
 LAST = "last.pt"
@@ -94,11 +93,6 @@ def encoder_export(encoder: Mapping[str, Any], model: Mapping, *, stream: str, m
             "config_hash": config_hash}
 
 
-def encoder_model_config(cfg: Mapping) -> dict:
-    """A saved ``model`` section without the engine's keys (``sync_bn``, ...)."""
-    return {k: copy.deepcopy(v) for k, v in cfg.items() if k not in ENGINE_MODEL_KEYS}
-
-
 def _from_training_checkpoint(state: Mapping, path: Path) -> tuple[dict, dict, dict]:
     """``(encoder state, model config, info)`` of a pretraining checkpoint's query encoder."""
     cfg = state.get("config") or {}
@@ -108,7 +102,7 @@ def _from_training_checkpoint(state: Mapping, path: Path) -> tuple[dict, dict, d
     info = {"method": state.get("method_name"), "epochs": state.get("epoch"),
             "stream": cfg.get("data", {}).get("stream"), "benchmark": cfg.get("data", {}).get("benchmark"),
             "dataset_fingerprint": state.get("dataset_fingerprint")}
-    return weights, encoder_model_config(cfg.get("model", {})), info
+    return weights, encoder_options(cfg.get("model", {})), info
 
 
 def read_encoder(path: str | os.PathLike) -> tuple[dict, dict, dict]:
@@ -124,7 +118,7 @@ def read_encoder(path: str | os.PathLike) -> tuple[dict, dict, dict]:
         info = {"method": state.get("method"), "epochs": state.get("epochs"), "stream": state.get("stream"),
                 "benchmark": state.get("benchmark"), "dataset_fingerprint": dataset.get("fingerprint"),
                 "dataset_name": dataset.get("name")}
-        return state["encoder"], encoder_model_config(state.get("model", {})), info
+        return state["encoder"], encoder_options(state.get("model", {})), info
     if kind == CHECKPOINT_FORMAT:
         return _from_training_checkpoint(state, path)
     raise CheckpointError(f"{path}: neither an encoder.pt ({ENCODER_FORMAT}) nor a pretraining "

@@ -2,8 +2,20 @@
 
 A recipe is a YAML mapping with the sections of :func:`defaults`. It may start from other
 recipes with ``_base_: <name or path>`` (a string or a list, merged in order, then the file's own
-keys on top). Every key must exist in the defaults: a misspelt key is an error that names the
-file (or ``--set``) and the dotted key, never a silently ignored setting.
+keys on top). A misspelt key is an error that names the file (or ``--set``) and the dotted key,
+never a silently ignored setting.
+
+Two kinds of sections:
+
+- the engine's own (``data``, ``optim``, ``schedule``, ``train``, ``monitor``, ``warmup``): every
+  key must exist in :data:`ENGINE_DEFAULTS`, checked here;
+- sections owned by other modules (:data:`OWNED`: ``method`` and ``warmup.method`` by
+  :func:`actclr.methods.method_options`, ``model`` by :func:`actclr.models.encoder_options`,
+  ``augment`` by :func:`actclr.augment.build_augmenter`): merged here as values (a mapping onto
+  a mapping key by key, anything else replaces, ``null`` included) and checked by their owner
+  after every recipe, option and override that touches them, so that the error names its source.
+  A method section whose ``name`` changes starts from that method's defaults. The ``model``
+  section also holds the engine's :data:`ENGINE_MODEL_KEYS`.
 
 Resolution order (later wins): :func:`defaults` -> recipe (with its bases) -> command-line
 options (``--epochs`` ...) -> ``--set key.sub=value`` overrides (values parsed as YAML, so
@@ -15,11 +27,13 @@ import copy
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from actclr.constants import DEVICES, FEATURES, STREAMS
 from actclr.resources import shared_path, shipped_yaml
 from actclr.store.atomic import write_bytes
 
@@ -82,22 +96,32 @@ ENGINE_DEFAULTS: dict = {
     },
 }
 
-#: Keys of the ``model`` section read by the engine (removed before the encoder is built).
-#: ``sync_bn``: SyncBatchNorm across ranks (CUDA + DDP only; the official trainer always converts).
-#: ``broadcast_buffers``: DDP re-broadcasts rank 0's buffers (BN statistics, queue) at every
-#: forward, as the official trainer (DDP's default) does; off by default because the queue is
-#: identical on all ranks by construction and the broadcast costs its size per step.
-ENGINE_MODEL_KEYS = {"sync_bn": False, "broadcast_buffers": False}
+@dataclass(frozen=True)
+class DDPOptions:
+    """The engine's keys of the ``model`` section (removed before the encoder is built).
+
+    ``sync_bn``: SyncBatchNorm across ranks (CUDA + DDP only; the official trainer always converts).
+    ``broadcast_buffers``: DDP re-broadcasts rank 0's buffers (BN statistics, queue) at every
+    forward, as the official trainer (DDP's default) does; off by default because the queue is
+    identical on all ranks by construction and the broadcast costs its size per step.
+    """
+
+    sync_bn: bool = False
+    broadcast_buffers: bool = False
+
+
+#: The engine's keys of the ``model`` section with their defaults.
+ENGINE_MODEL_KEYS = asdict(DDPOptions())
 
 #: Sections whose keys are checked against another section instead of their own defaults.
 _PARTIAL_OF = {("warmup", "optim"): ("optim",), ("warmup", "schedule"): ("schedule",)}
 
 _CHOICES = {
-    ("data", "stream"): ("joint", "motion", "bone"),
+    ("data", "stream"): STREAMS,
     ("data", "mode"): ("exact", "resampled"),
-    ("train", "device"): ("auto", "cpu", "cuda"),
+    ("train", "device"): DEVICES,
     ("train", "amp"): ("none", "bf16", "fp16"),
-    ("monitor", "feature"): ("embed", "backbone"),
+    ("monitor", "feature"): FEATURES,
 }
 #: Choices checked per phase (the warm-up phase may override them).
 _PHASE_CHOICES = {"optim": ("sgd", "adam", "adamw"), "schedule": ("step", "cosine")}
@@ -128,21 +152,48 @@ def defaults() -> dict:
     return plain({name: cfg[name] for name in SECTIONS})
 
 
-def _validate_owned(cfg: Mapping) -> None:
-    """Build the augmenter and the method options once, so their errors surface as config errors."""
-    from actclr.augment import AugmentConfigError, build_augmenter
-    from actclr.methods import METHODS
+#: Key paths of the sections owned by other modules (see the module docstring).
+OWNED = (("method",), ("model",), ("augment",), ("warmup", "method"))
 
+
+def _check_owned(path: tuple, section: Mapping) -> None:
+    """Let the owner of the section at ``path`` check it; ``ValueError`` naming the key."""
+    from actclr.augment import build_augmenter
+    from actclr.methods import method_options
+    from actclr.models import encoder_options
+
+    where = ".".join(path)
+    if path[-1] == "method":
+        method_options(section, where)
+    elif path == ("model",):
+        encoder_options({k: v for k, v in section.items() if k not in ENGINE_MODEL_KEYS})
+    else:
+        build_augmenter(section)
+
+
+def _merge_value(base: Any, update: Any) -> Any:
+    """``update`` merged onto ``base``: mappings key by key (new keys allowed), anything else replaces."""
+    if isinstance(base, Mapping) and isinstance(update, Mapping):
+        out = dict(base)
+        for key, value in update.items():
+            out[key] = _merge_value(base.get(key), value)
+        return out
+    return copy.deepcopy(update)
+
+
+def _merge_owned(path: tuple, base: Mapping, update: Mapping, source: str) -> dict:
+    """An owned section with ``update`` merged in, checked by its owner (errors name ``source``)."""
     try:
-        build_augmenter(cfg["augment"])
-    except AugmentConfigError as err:
-        raise ConfigError(str(err)) from None
-    for where, section in (("method", cfg["method"]), ("warmup.method", cfg["warmup"]["method"])):
-        if section["name"] is not None:
-            try:
-                METHODS[section["name"]][1].from_config(section)
-            except (TypeError, ValueError) as err:
-                raise ConfigError(f"'{where}': {err}") from None
+        if path[-1] == "method" and update.get("name", base["name"]) != base["name"]:
+            base = _method_schema(update["name"])
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    merged = _merge_value(base, update)
+    try:
+        _check_owned(path, merged)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{source}: '{'.'.join(path)}': {err}") from None
+    return merged
 
 
 def _method_schema(name: str | None) -> dict:
@@ -157,43 +208,28 @@ def _method_schema(name: str | None) -> dict:
         raise ConfigError(f"unknown method {name!r}: {err}") from None
 
 
-def _check_keys(schema: Mapping, update: Mapping, source: str, prefix: tuple) -> None:
-    """Raise :class:`ConfigError` for keys of ``update`` that ``schema`` does not define."""
-    for key, value in update.items():
-        dotted = ".".join(prefix + (key,))
-        if key not in schema:
-            known = ", ".join(sorted(schema)) or "(none)"
-            raise ConfigError(f"{source}: unknown key '{dotted}' (known keys here: {known})")
-        if isinstance(schema[key], Mapping) and schema[key]:
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{source}: '{dotted}' must be a mapping, got {value!r}")
-            _check_keys(schema[key], value, source, prefix + (key,))
-
-
 def merge(base: dict, update: Mapping, source: str, prefix: tuple = (), root: dict | None = None) -> dict:
     """``base`` with ``update`` merged in (recursively, new dict); unknown keys are errors.
 
     ``root`` is the whole configuration when ``base`` is one of its sections (used by the
-    partial sections such as ``warmup.optim``). A ``method`` mapping whose ``name`` changes is
-    re-based on that method's defaults first.
+    partial sections such as ``warmup.optim``, whose keys are those of another section).
+    Sections in :data:`OWNED` are merged as values and checked by their owner.
     """
     root = base if root is None else root
     out = copy.deepcopy(base)
     for key, value in update.items():
         path = prefix + (key,)
         dotted = ".".join(path)
-        if key not in out:
-            known = ", ".join(sorted(out)) or "(none)"
+        schema = get(root, _PARTIAL_OF[prefix]) if prefix in _PARTIAL_OF else out
+        if key not in schema:
+            known = ", ".join(sorted(schema)) or "(none)"
             raise ConfigError(f"{source}: unknown key '{dotted}' (known keys here: {known})")
-        if isinstance(out[key], Mapping) and not isinstance(value, Mapping):
+        if isinstance(schema[key], Mapping) and not isinstance(value, Mapping):
             raise ConfigError(f"{source}: '{dotted}' must be a mapping, got {value!r}")
-        if path in _PARTIAL_OF:
-            _check_keys(get(root, _PARTIAL_OF[path]), value, source, path)
-            out[key] = {**out[key], **copy.deepcopy(dict(value))}
-        elif key == "method" and value.get("name", out[key]["name"]) != out[key]["name"]:
-            out[key] = merge(_method_schema(value["name"]), value, source, path, root)
-        elif isinstance(out[key], Mapping):
-            out[key] = merge(out[key], value, source, path, root)
+        if path in OWNED:
+            out[key] = _merge_owned(path, out[key], value, source)
+        elif path in _PARTIAL_OF or (isinstance(schema[key], Mapping) and schema[key]):
+            out[key] = merge(out.get(key, {}), value, source, path, root)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -344,12 +380,22 @@ def validate(cfg: dict) -> None:
         if not isinstance(milestones, list) or milestones != sorted(milestones):
             raise ConfigError(f"'{where}schedule.milestones' must be an increasing list of epochs, "
                               f"got {milestones!r}")
-    _validate_owned(cfg)
+
+
+def encoder_options(model: Mapping) -> dict:
+    """A ``model`` section (also one saved in a checkpoint) without the engine's keys: the
+    arguments of ``build_encoder``."""
+    return {k: copy.deepcopy(v) for k, v in model.items() if k not in ENGINE_MODEL_KEYS}
 
 
 def encoder_config(cfg: Mapping) -> dict:
-    """The ``model`` section without the engine's keys: the arguments of ``build_encoder``."""
-    return {k: v for k, v in cfg["model"].items() if k not in ENGINE_MODEL_KEYS}
+    """The ``model`` section of a configuration without the engine's keys."""
+    return encoder_options(cfg["model"])
+
+
+def ddp_options(cfg: Mapping) -> DDPOptions:
+    """The engine's keys of the ``model`` section of a configuration."""
+    return DDPOptions(**{k: bool(cfg["model"].get(k, default)) for k, default in ENGINE_MODEL_KEYS.items()})
 
 
 def phase_config(cfg: Mapping, phase: str) -> dict:

@@ -51,7 +51,7 @@ from actclr.engine.checkpoint import (
     read_encoder,
     save_checkpoint,
 )
-from actclr.engine.config import config_hash, diff, encoder_config, phase_config, save_config
+from actclr.engine.config import config_hash, ddp_options, diff, encoder_config, phase_config, save_config
 from actclr.engine.dist import DistEnv, all_reduce, barrier, broadcast_module, init_distributed, shutdown
 from actclr.engine.metrics import MetricsLog
 from actclr.engine.run import check_run_dir, environment_record, write_environment
@@ -179,7 +179,8 @@ class Trainer:
         cuda = self.device.type == "cuda"
         self.amp_dtype = AMP_DTYPES.get(train["amp"]) if cuda else None
         self.channels_last = bool(train["channels_last"]) and cuda
-        self.sync_bn = bool(cfg["model"].get("sync_bn")) and cuda and env.distributed
+        self.ddp = ddp_options(cfg)
+        self.sync_bn = self.ddp.sync_bn and cuda and env.distributed
         self.phases = plan_phases(cfg)
         self.total_epochs = self.phases[-1].end
         self.average_motion = torch.from_numpy(dataset.average_motion(self.benchmark))
@@ -223,8 +224,7 @@ class Trainer:
             nn.SyncBatchNorm.convert_sync_batchnorm(method)
         broadcast_module(method, self.env)
         self.method = method
-        self.model = (_ddp(method, self.env, bool(self.cfg["model"].get("broadcast_buffers")))
-                      if self.env.distributed else method)
+        self.model = (_ddp(method, self.env, self.ddp.broadcast_buffers) if self.env.distributed else method)
         trainable = [p for p in method.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(trainable, phase.optim)
         self.schedule: LRSchedule = build_schedule(phase.schedule, phase.optim["lr"], phase.epochs,

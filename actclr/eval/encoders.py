@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from actclr.engine.checkpoint import CheckpointError, encoder_model_config, read_encoder
+from actclr.engine.checkpoint import CheckpointError, read_encoder
+from actclr.engine.config import encoder_options
 from actclr.models import DEFAULTS, Encoder, build_encoder
 
 RANDOM = "random"
@@ -35,7 +36,7 @@ def load_encoder(checkpoint: str, device: torch.device, *, seed: int = 0,
                  model_cfg: Mapping | None = None) -> tuple[Encoder, dict]:
     """``(encoder on device, info)``; ``info`` is JSON-friendly (see the module docstring)."""
     if checkpoint == RANDOM:
-        cfg = encoder_model_config(model_cfg if model_cfg is not None else DEFAULTS)
+        cfg = encoder_options(model_cfg if model_cfg is not None else DEFAULTS)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             encoder = build_encoder(cfg)

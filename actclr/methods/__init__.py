@@ -6,6 +6,7 @@ epoch and a ``torch.Generator`` on that device; it never calls backward. See ``d
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,6 +40,23 @@ def method_defaults(name: str) -> dict[str, Any]:
     return _lookup(name)[1]().to_config()
 
 
+def method_options(section: Mapping[str, Any], where: str = "method") -> MethodOptions | None:
+    """The options of a method config section (``where`` names it in errors), ``None`` for
+    ``{name: null}`` (no method, e.g. no warm-up); ``ValueError`` naming the key otherwise. The
+    one check of a method section (the config merge and :func:`build_method` both call it)."""
+    name = section.get("name")
+    if name is None:
+        extra = sorted(set(section) - {"name"})
+        if extra:
+            raise ValueError(f"unknown key '{where}.{extra[0]}' (no method: set '{where}.name' first)")
+        return None
+    try:
+        options_cls = _lookup(name)[1]
+    except KeyError as err:
+        raise ValueError(f"'{where}.name': {err.args[0]}") from None
+    return options_cls.from_config(section, where)
+
+
 def build_method(name: str, cfg: Mapping[str, Any], encoder_factory: Callable[[], Encoder], *,
                  augmenter: Augmenter | Mapping[str, Any] | None = None, stream: str = "joint",
                  average_motion: Tensor | None = None) -> MomentumContrast:
@@ -49,6 +67,8 @@ def build_method(name: str, cfg: Mapping[str, Any], encoder_factory: Callable[[]
     (default: the official views). ``stream`` is the trained input stream (``data.stream``).
     ``average_motion (3, T, V, M)`` is the prepared dataset's average motion
     (``PreparedDataset.average_motion(benchmark)``), needed by ActCLR's default dataset anchor.
+    Each method receives the parts of this context (``stream``, ``average_motion``) that its
+    constructor takes.
     """
     cls, options_cls = _lookup(name)
     if cfg.get("name", name) != name:
@@ -56,9 +76,10 @@ def build_method(name: str, cfg: Mapping[str, Any], encoder_factory: Callable[[]
     options = options_cls.from_config(cfg)
     if not isinstance(augmenter, Augmenter):
         augmenter = build_augmenter(official_config() if augmenter is None else augmenter)
-    extra = {"average_motion": average_motion} if cls is ActCLR else {}
-    return cls(encoder_factory(), augmenter, options, stream=stream, **extra)
+    context = {"stream": stream, "average_motion": average_motion}
+    wanted = inspect.signature(cls).parameters
+    return cls(encoder_factory(), augmenter, options, **{k: v for k, v in context.items() if k in wanted})
 
 
 __all__ = ["METHODS", "OFFICIAL", "ActCLR", "ActCLROptions", "AimCLR", "AimCLROptions", "MoCoV2", "MoCoV2Options",
-           "build_method", "method_defaults"]
+           "build_method", "method_defaults", "method_options"]

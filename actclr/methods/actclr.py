@@ -131,6 +131,9 @@ class ActCLR(MomentumContrast):
                  stream: str = "joint", average_motion: Tensor | None = None) -> None:
         if options.adain == "bone_length" and stream != "joint":
             raise ValueError(f"adain 'bone_length' needs the joint stream, got stream {stream!r}")
+        if encoder.projector is None:
+            raise ValueError("ActCLR needs an encoder with a projector (model.projector: null suits MoCo v2 "
+                             "pretraining or an evaluation encoder)")
         super().__init__(encoder, augmenter, options, stream=stream)
         self.anchor = build_anchor(options.anchor, average_motion, stream)
 

@@ -16,13 +16,14 @@ class MethodOptions:
     __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     @classmethod
-    def from_config(cls: type[OptionsT], cfg: Mapping[str, Any]) -> OptionsT:
-        """Options from a config mapping: ``name`` is ignored, lists become tuples and an
-        unknown key is an error naming it."""
+    def from_config(cls: type[OptionsT], cfg: Mapping[str, Any], where: str = "method") -> OptionsT:
+        """Options from a config mapping (the section ``where``, e.g. ``warmup.method``): ``name``
+        is ignored, lists become tuples and an unknown key is an error naming it."""
         known = {f.name for f in fields(cls)}
-        unknown = set(cfg) - known - {"name"}
+        unknown = sorted(set(cfg) - known - {"name"})
         if unknown:
-            raise ValueError(f"unknown {cls.METHOD} method options {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(f"unknown key '{where}.{unknown[0]}' ({cls.METHOD} method options: "
+                             f"{', '.join(sorted(known | {'name'}))})")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k != "name"})
 
     def to_config(self) -> dict[str, Any]:

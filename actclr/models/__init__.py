@@ -1,6 +1,8 @@
 """Skeleton encoders: ST-GCN backbone, heads and the encoder wrapper."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from actclr.models.encoder import Encoder, from_official
 from actclr.models.heads import LinearClassifier, Projector
 from actclr.models.init import init_weights
@@ -15,13 +17,30 @@ DEFAULTS = {"in_channels": 3, "hidden_channels": 16, "out_channels": 256, "dropo
             "projector": {"hidden_dim": 256, "out_dim": 128}}
 
 
-def build_encoder(cfg: dict | None = None) -> Encoder:
-    """Encoder from a config dict (keys of ``DEFAULTS``; ``projector: null`` for none), with the
-    official initialisation."""
+#: Keys of a ``projector`` mapping (``projector: null`` for an encoder without one).
+PROJECTOR_KEYS = ("hidden_dim", "out_dim")
+
+
+def encoder_options(cfg: Mapping | None = None) -> dict:
+    """The complete encoder options of a ``model`` config section (``DEFAULTS`` for missing keys);
+    ``ValueError`` naming the key for an unknown key or a projector that is neither null nor a
+    mapping of ``hidden_dim`` and ``out_dim``. The one check of the section (the config merge and
+    :func:`build_encoder` both call it)."""
     cfg = {**DEFAULTS, **(cfg or {})}
     unknown = set(cfg) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown encoder option(s): {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    head = cfg["projector"]
+    if head is not None and (not isinstance(head, Mapping) or set(head) != set(PROJECTOR_KEYS)):
+        raise ValueError(f"encoder option projector: null (no projector) or a mapping of "
+                         f"{', '.join(PROJECTOR_KEYS)}, got {head!r}")
+    return cfg
+
+
+def build_encoder(cfg: Mapping | None = None) -> Encoder:
+    """Encoder from a config dict (keys of ``DEFAULTS``; ``projector: null`` for none), with the
+    official initialisation."""
+    cfg = encoder_options(cfg)
     backbone = STGCN(in_channels=cfg["in_channels"], hidden_channels=cfg["hidden_channels"],
                      out_channels=cfg["out_channels"], dropout=cfg["dropout"],
                      edge_importance=cfg["edge_importance"], partition=cfg["partition"],
@@ -31,5 +50,5 @@ def build_encoder(cfg: dict | None = None) -> Encoder:
     return Encoder(backbone, projector)
 
 
-__all__ = ["DEFAULTS", "Encoder", "LinearClassifier", "Projector", "STGCN", "build_encoder",
-           "from_official", "init_weights"]
+__all__ = ["DEFAULTS", "PROJECTOR_KEYS", "Encoder", "LinearClassifier", "Projector", "STGCN", "build_encoder",
+           "encoder_options", "from_official", "init_weights"]
