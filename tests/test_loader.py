@@ -16,13 +16,13 @@ from shardtools import SHAPE, index_of, key_of, tensor_of, write_h5, write_split
 from torch.utils.data import DataLoader
 
 from actclr.data import Batch, CorruptShardError, H5Samples, ShardStream, make_loader, to_device
-from actclr.data.shards import read_npy
 from actclr.data.splitting import (
     exact_batches_per_rank,
     resampled_stream_quota,
     shard_order,
     stream_shards,
 )
+from actclr.data.stream import read_npy
 
 SIZES = [8, 8, 8, 8, 7, 7, 7, 7, 7]  # 67 samples over 9 shards, sizes differ by at most one
 

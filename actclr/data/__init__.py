@@ -2,7 +2,7 @@
 from actclr.data.batch import Batch, collate_samples
 from actclr.data.h5samples import H5Samples
 from actclr.data.loader import EpochLoader, make_loader, to_device
-from actclr.data.shards import CorruptShardError, ShardStream
+from actclr.data.stream import CorruptShardError, ShardStream
 from actclr.store.shards import ShardIndex, read_shard_index
 
 __all__ = [
