@@ -10,7 +10,7 @@ import torch
 
 from actclr.engine import rng
 from actclr.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from actclr.engine.metrics import MetricsLog
+from actclr.engine.log import MetricsLog
 from actclr.engine.schedule import LRSchedule
 
 

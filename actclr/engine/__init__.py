@@ -5,7 +5,7 @@
 - ``checkpoint``: the training checkpoint and ``encoder.pt`` formats (atomic save, ``weights_only=True`` load).
 - ``rng``: capture/restore of every random state.
 - ``schedule``: per-step learning-rate schedules.
-- ``metrics``: per-epoch CSV/JSONL (+ TensorBoard) logs.
+- ``log``: per-epoch CSV/JSONL (+ TensorBoard) logs (``MetricsLog``, ``read_rows``).
 - ``run``: the run directory (config, environment record).
 - ``trainer``: the loop (``run_pretraining``, a ``Monitor`` handed in), used by ``actclr-train pretrain``.
 

@@ -28,7 +28,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from actclr.engine.metrics import read_rows
+from actclr.engine.log import read_rows
 from actclr.store.atomic import write_bytes, write_json, write_npy
 
 METRICS = "metrics.json"

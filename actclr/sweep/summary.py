@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from actclr.engine.metrics import read_rows
+from actclr.engine.log import read_rows
 from actclr.eval.report import Gathered, identity, markdown_table, now, read_metrics
 from actclr.store.atomic import write_bytes, write_json
 from actclr.sweep.plan import PRETRAIN
