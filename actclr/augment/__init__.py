@@ -17,12 +17,12 @@ from actclr.augment.noise import gaussian_noise
 from actclr.augment.partner import partner_index
 from actclr.augment.pipeline import AugmentConfigError, Augmenter, Stage, Step, build_augmenter
 from actclr.augment.presets import aimclr_views, official_config, official_curriculum, official_views
-from actclr.augment.registry import TRANSFORMS, Transform, get_transform
 from actclr.augment.rotate import rotate
 from actclr.augment.shear import shear
 from actclr.augment.speed import speed_resample
 from actclr.augment.streams import STREAMS, to_stream
 from actclr.augment.temporal_flip import temporal_flip
+from actclr.augment.transforms import TRANSFORMS, Transform, get_transform
 
 __all__ = [
     "AddNoise", "AugmentConfigError", "Augmenter", "AxisMap", "CUTMIX", "CoordMap", "Effect", "MIXUP",

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from actclr.augment.effects import Effect, apply_fused
-from actclr.augment.registry import get_transform
+from actclr.augment.transforms import get_transform
 
 BASE_TRANSFORMS = ("crop", "shear")
 CONFIG_KEYS = ("views", "curriculum", "base", "seed")
