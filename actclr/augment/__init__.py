@@ -15,7 +15,6 @@ from actclr.augment.flip import spatial_flip
 from actclr.augment.mix import CUTMIX, MIXUP, RESIZEMIX, MixResult, skeleton_mix
 from actclr.augment.noise import gaussian_noise
 from actclr.augment.partner import partner_index
-from actclr.augment.pipeline import AugmentConfigError, Augmenter, Stage, Step, build_augmenter
 from actclr.augment.presets import aimclr_views, official_config, official_curriculum, official_views
 from actclr.augment.rotate import rotate
 from actclr.augment.shear import shear
@@ -23,6 +22,7 @@ from actclr.augment.speed import speed_resample
 from actclr.augment.streams import STREAMS, to_stream
 from actclr.augment.temporal_flip import temporal_flip
 from actclr.augment.transforms import TRANSFORMS, Transform, get_transform
+from actclr.augment.views import AugmentConfigError, Augmenter, Stage, Step, build_augmenter
 
 __all__ = [
     "AddNoise", "AugmentConfigError", "Augmenter", "AxisMap", "CUTMIX", "CoordMap", "Effect", "MIXUP",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actclr.augment.pipeline import BASE_TRANSFORMS
+from actclr.augment.views import BASE_TRANSFORMS
 
 
 def _weak() -> list[dict[str, Any]]:
