@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from actclr.augment.batch import check_batch
+from actclr.augment.indexing import check_batch
 from actclr.augment.partner import partner_index
 from actclr.augment.tree import ROOT, bones_joint_major, joint_major, rebuild_joint_major, sample_major
 

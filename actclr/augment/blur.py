@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from actclr.augment.batch import check_batch, chosen_rows
 from actclr.augment.effects import AxisMap, Effect, transform_of
+from actclr.augment.indexing import check_batch, chosen_rows
 from actclr.augment.sampling import gate, uniform
 
 BLUR_PADDINGS = ("edge", "zeros")

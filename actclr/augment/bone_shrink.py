@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from actclr.augment.batch import check_batch
 from actclr.augment.coords import apply_joint_matrix
 from actclr.augment.effects import AxisMap, Effect, transform_of
+from actclr.augment.indexing import check_batch
 from actclr.augment.sampling import uniform
 from actclr.augment.tree import bone_scaling_matrix
 

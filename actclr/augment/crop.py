@@ -6,8 +6,8 @@ from functools import cache
 import torch
 from torch import Tensor
 
-from actclr.augment.batch import check_batch
 from actclr.augment.effects import AxisMap, Effect, transform_of
+from actclr.augment.indexing import check_batch
 from actclr.augment.sampling import integers, uniform
 from actclr.augment.temporal import resample_linear, take_frames
 

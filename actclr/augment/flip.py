@@ -6,8 +6,8 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from actclr.augment.batch import check_batch, chosen_rows, select_joints
 from actclr.augment.effects import AxisMap, CoordMap, Effect, transform_of
+from actclr.augment.indexing import check_batch, chosen_rows, select_joints
 from actclr.augment.sampling import gate
 from actclr.skeleton import FLIP_PERMUTATION
 

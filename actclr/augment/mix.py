@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from actclr.augment.batch import check_batch
+from actclr.augment.indexing import check_batch
 from actclr.augment.partner import partner_index
 from actclr.augment.sampling import categorical, integers, random_subset, uniform
 from actclr.augment.temporal import take_frames

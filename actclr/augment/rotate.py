@@ -7,8 +7,8 @@ from functools import cache
 import torch
 from torch import Tensor
 
-from actclr.augment.batch import check_batch
 from actclr.augment.effects import CoordMap, Effect, transform_of
+from actclr.augment.indexing import check_batch
 from actclr.augment.sampling import integers, uniform
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from actclr.augment.batch import check_batch
 from actclr.augment.effects import CoordMap, Effect, transform_of
+from actclr.augment.indexing import check_batch
 from actclr.augment.sampling import uniform
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from actclr.augment.batch import check_batch
+from actclr.augment.indexing import check_batch
 from actclr.augment.tree import bone_vectors
 from actclr.constants import STREAMS
 

@@ -12,7 +12,7 @@ from functools import cache
 import torch
 from torch import Tensor
 
-from actclr.augment.batch import cached_index, select_joints
+from actclr.augment.indexing import cached_index, select_joints
 from actclr.skeleton import NUM_JOINTS, PARENTS, TREE_ORDER
 
 ROOT = TREE_ORDER[0]
