@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from actclr.cli.train import cli
 from actclr.eval.ensemble import STREAM_WEIGHTS, ensemble_runs, load_run, weighted_logits
-from actclr.eval.report import write_run
+from actclr.eval.outputs import write_run
 
 KEYS = ["a", "b", "c"]
 LABELS = np.array([0, 1, 2])

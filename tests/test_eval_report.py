@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from matplotlib.image import imread
 
 from actclr.cli.train import cli
-from actclr.eval.report import gather, markdown_table, read_metrics, summary_markdown, write_run
+from actclr.eval.outputs import gather, markdown_table, read_metrics, summary_markdown, write_run
 
 
 def _eval_run(root, name, encoder, headline, wall, stream="joint"):

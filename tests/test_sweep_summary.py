@@ -10,7 +10,7 @@ import pytest
 import yaml
 from matplotlib.collections import PathCollection
 
-from actclr.eval.report import markdown_table, write_run
+from actclr.eval.outputs import markdown_table, write_run
 from actclr.sweep.plan import load_sweep, plan_runs
 from actclr.sweep.run import RECORD, Outcome
 from actclr.sweep.summary import collect, mean_std, table, write_summary

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from actclr.eval.metrics import classification_metrics
-from actclr.eval.report import Stopwatch, read_metrics, write_run
+from actclr.eval.outputs import Stopwatch, read_metrics, write_run
 
 #: Official weights per stream (``ensemble_ntu_cv.py``; the ``AimCLR/`` copy uses motion 0.8).
 STREAM_WEIGHTS = {"joint": 0.6, "bone": 0.6, "motion": 0.4}

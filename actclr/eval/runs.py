@@ -3,7 +3,7 @@
 Each ``*_run(options, out, ...)`` is what ``actclr-train <command>`` does after parsing its
 options: it opens a :class:`actclr.eval.session.Session`, runs the protocol, writes
 ``out/metrics.json`` and ``out/summary.md`` (plus the protocol's files, see
-:mod:`actclr.eval.report`) and returns the ``metrics.json`` content. ``progress(phase, done,
+:mod:`actclr.eval.outputs`) and returns the ``metrics.json`` content. ``progress(phase, done,
 total)`` sees the feature passes and the classifier epochs.
 """
 from __future__ import annotations
@@ -18,9 +18,9 @@ from actclr.eval.actionlets import MaskOptions, actionlet_evaluation
 from actclr.eval.finetune import finetune_evaluation
 from actclr.eval.knn import KNN_KS, KNN_TEMPERATURE, PRIMARY_K, knn_evaluation
 from actclr.eval.linear import linear_evaluation
+from actclr.eval.outputs import Stopwatch, write_run
 from actclr.eval.protocol import Evaluated
 from actclr.eval.recipes import FINETUNE_RECIPE, LINEAR_RECIPE, SGDRecipe
-from actclr.eval.report import Stopwatch, write_run
 from actclr.eval.segmentation import segmentation_evaluation
 from actclr.eval.session import Session, SessionError, SessionOptions, open_session
 from actclr.store.atomic import atomic_path

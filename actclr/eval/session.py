@@ -23,7 +23,7 @@ from actclr.engine.dist import select_device
 from actclr.eval.encoders import RANDOM, load_encoder
 from actclr.eval.features import calibrate_batchnorm, h5_batches
 from actclr.eval.holdout import require_split
-from actclr.eval.report import data_record, transfer_record
+from actclr.eval.outputs import data_record, transfer_record
 from actclr.models.encoder import Encoder
 from actclr.store import PreparedDataset, open_dataset
 
@@ -71,7 +71,7 @@ class Session:
 
     def metrics(self, command: str, title: str, knobs: Mapping, headline: Mapping, results: Mapping,
                 notes: list, wall_time: float) -> dict:
-        """The ``metrics.json`` content of an evaluation run (see :mod:`actclr.eval.report`)."""
+        """The ``metrics.json`` content of an evaluation run (see :mod:`actclr.eval.outputs`)."""
         data = data_record(self.dataset, self.benchmark)
         encoder = dict(self.encoder_info)
         trained_on = encoder.get("stream")

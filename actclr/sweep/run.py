@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actclr.engine.checkpoint import last_path
-from actclr.eval.report import now
+from actclr.eval.outputs import now
 from actclr.store.atomic import write_json
 from actclr.sweep.plan import PRETRAIN, Run, Step, SweepError
 

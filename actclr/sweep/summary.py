@@ -1,7 +1,7 @@
 """The sweep's summary: per arm and metric the mean, the sample std and every seed's value.
 
 Values are the ``headline`` numbers of the evaluations' ``metrics.json`` (read with
-:func:`actclr.eval.report.read_metrics`); only evaluations that are done under the sweep's current
+:func:`actclr.eval.outputs.read_metrics`); only evaluations that are done under the sweep's current
 settings count. A metric is named by its headline (``linear top-1``) or, for an evaluation whose
 name is not its command, ``<name>: <headline>``. ``std`` is the sample standard deviation (n - 1
 in the denominator), ``None`` below two values.
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from actclr.engine.log import read_rows
-from actclr.eval.report import Gathered, identity, markdown_table, now, read_metrics
+from actclr.eval.outputs import Gathered, identity, markdown_table, now, read_metrics
 from actclr.store.atomic import write_bytes, write_json
 from actclr.sweep.plan import PRETRAIN
 from actclr.sweep.run import pending_steps, read_record

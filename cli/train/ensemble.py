@@ -17,7 +17,7 @@ from actclr.cli.lists import NumberList
 def ensemble(runs: tuple, weights: tuple | None, out: Path) -> None:
     """Ensemble linear/finetune RUNs of the same test split (e.g. joint, motion and bone streams)."""
     from actclr.eval.ensemble import EnsembleError, ensemble_run
-    from actclr.eval.report import print_run
+    from actclr.eval.outputs import print_run
 
     try:
         metrics = ensemble_run(runs, out, weights)

@@ -106,6 +106,6 @@ def build_recipe(defaults, epochs: int | None, lr: float | None, batch_size: int
 
 def show(metrics: dict, out: Path) -> None:
     """Print a finished run's headline table and where its files are."""
-    from actclr.eval.report import print_run
+    from actclr.eval.outputs import print_run
 
     print_run(metrics, out)

@@ -21,7 +21,7 @@ def report(runs: tuple, out: Path | None, title: str) -> None:
     """
     from rich.console import Console
 
-    from actclr.eval.report import gather, rich_table, write_report
+    from actclr.eval.outputs import gather, rich_table, write_report
 
     try:
         table = gather(runs)

@@ -66,7 +66,7 @@ def sweep(sweep_file: str, out: Path, data: str | None, parallel: int, threads_p
     from rich.table import Table
     from rich.text import Text
 
-    from actclr.eval.report import rich_table
+    from actclr.eval.outputs import rich_table
     from actclr.store.atomic import write_bytes
     from actclr.sweep.plan import SweepError, check_configs, load_sweep, plan_runs
     from actclr.sweep.run import execute, pending_steps, read_record, status
