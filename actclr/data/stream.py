@@ -6,13 +6,11 @@ Shards are split over DDP ranks, then over DataLoader workers by global worker i
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import webdataset as wds
 from torch.utils.data import IterableDataset, get_worker_info
 from webdataset.shardlists import expand_urls
@@ -29,6 +27,7 @@ from actclr.data.splitting import (
     stream_id,
     stream_shards,
 )
+from actclr.ranks import current_ranks
 from actclr.skeleton import NUM_BODIES, NUM_COORDS, NUM_JOINTS
 from actclr.store.errors import DatasetError
 from actclr.store.members import LABEL, SKELETON, read_cls, read_npy
@@ -97,10 +96,7 @@ def decode_sample(sample: dict) -> tuple[torch.Tensor, int, str]:
 def _rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
     """Rank and world size: explicit arguments, else ``torch.distributed``, else ``RANK``/``WORLD_SIZE``."""
     if rank is None and world_size is None:
-        if dist.is_available() and dist.is_initialized():
-            rank, world_size = dist.get_rank(), dist.get_world_size()
-        else:
-            rank, world_size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+        rank, world_size = current_ranks()
     elif rank is None or world_size is None:
         raise ValueError("pass both rank and world_size, or neither")
     if world_size < 1 or not 0 <= rank < world_size:

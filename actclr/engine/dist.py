@@ -7,7 +7,6 @@ world of one and creates no process group. The backend is NCCL on CUDA and gloo 
 from __future__ import annotations
 
 import inspect
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,6 +15,7 @@ import torch
 import torch.distributed as tdist
 
 from actclr.constants import DEVICES
+from actclr.ranks import launcher_ranks
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,6 @@ class DistEnv:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"environment variable {name}={value!r} is not an integer") from None
 
 
 class DeviceError(RuntimeError):
@@ -83,11 +73,7 @@ def init_distributed(device: str = "auto", timeout_minutes: float = 30.0) -> Dis
 
     Returns a world of one (no process group) when ``WORLD_SIZE`` is unset or 1.
     """
-    rank = _env_int("RANK", 0)
-    world_size = _env_int("WORLD_SIZE", 1)
-    local_rank = _env_int("LOCAL_RANK", 0)
-    if not 0 <= rank < world_size:
-        raise ValueError(f"RANK={rank} is outside WORLD_SIZE={world_size}")
+    rank, world_size, local_rank = launcher_ranks()
     dev = select_device(device, local_rank)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 import torch.distributed as dist
@@ -18,26 +18,12 @@ from torch import Tensor, nn
 from actclr.augment import to_stream
 from actclr.methods.options import MomentumOptions
 from actclr.models.encoder import Encoder
+from actclr.ranks import grouped, rank, world_size
 
 #: Where the embeddings a query is compared with come from (the ``bank`` method option).
 #: ``queue``: the queue of earlier keys (MoCo, the official code). ``batch``: the current step's
 #: keys of every rank, as fresh as the positive (SimCLR / MoCo v3 style). ``queue+batch``: both.
 BANKS = ("queue", "batch", "queue+batch")
-
-
-def grouped() -> bool:
-    """True when a default process group is initialised (of any size)."""
-    return dist.is_available() and dist.is_initialized()
-
-
-def world_size() -> int:
-    """Number of ranks of the default process group (1 when not distributed)."""
-    return dist.get_world_size() if grouped() else 1
-
-
-def rank() -> int:
-    """This process's rank in the default process group (0 when not distributed)."""
-    return dist.get_rank() if grouped() else 0
 
 
 @torch.no_grad()
@@ -129,7 +115,7 @@ def batch_shuffle_ddp(x: Tensor, generator: torch.Generator | None = None) -> tu
     x_all = concat_all_gather(x)
     perm = torch.randperm(x_all.shape[0], device=x.device, generator=generator)
     dist.broadcast(perm, src=0)
-    mine = perm.view(ranks, -1)[dist.get_rank()]
+    mine = perm.view(ranks, -1)[rank()]
     return x_all[mine], torch.argsort(perm)
 
 
@@ -140,7 +126,7 @@ def batch_unshuffle_ddp(x: Tensor, unshuffle: Tensor) -> Tensor:
         return x[unshuffle]
     ranks = world_size()
     x_all = concat_all_gather(x)
-    return x_all[unshuffle.view(ranks, -1)[dist.get_rank()]]
+    return x_all[unshuffle.view(ranks, -1)[rank()]]
 
 
 def shuffled_forward(fn: Callable[[Tensor], Tensor], x: Tensor, generator: torch.Generator,
@@ -169,18 +155,6 @@ def full_precision(device: torch.device) -> contextlib.AbstractContextManager:
     where their matrix products and convolutions would otherwise run in bf16/fp16 (a rotation
     rounded to 3 significant digits) and their in-place steps would mix dtypes."""
     return torch.autocast(device.type, enabled=False)
-
-
-@contextlib.contextmanager
-def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
-    """Temporarily put ``module`` in eval mode (BN running stats, no dropout); restore every flag."""
-    flags = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield module
-    finally:
-        for m, flag in flags:
-            m.training = flag
 
 
 class MomentumContrast(nn.Module):
