@@ -19,12 +19,12 @@ from actclr.methods.moco import (
     batch_shuffle_ddp,
     batch_unshuffle_ddp,
     concat_all_gather,
-    eval_mode,
     mean_pairwise_cosine,
     momentum_update,
     shuffled_forward,
 )
 from actclr.methods.options import MomentumOptions
+from actclr.models.modes import eval_mode
 
 
 def test_momentum_update_is_ema_of_parameters_only():

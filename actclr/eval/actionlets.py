@@ -34,8 +34,8 @@ from actclr.eval.session import SessionError
 from actclr.methods.actclr import ActCLROptions
 from actclr.methods.actionlet import actionlet_mask
 from actclr.methods.anchor import DatasetAnchor
-from actclr.methods.moco import eval_mode
 from actclr.models.encoder import Encoder
+from actclr.models.modes import eval_mode
 from actclr.skeleton import NUM_JOINTS
 from actclr.store import PreparedDataset
 from actclr.store.atomic import atomic_path

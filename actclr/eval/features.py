@@ -18,8 +18,8 @@ from torch import Tensor, nn
 from actclr.augment.streams import to_stream
 from actclr.constants import FEATURES, STREAMS
 from actclr.data import H5Samples, make_loader, to_device
-from actclr.methods.moco import eval_mode
 from actclr.models.encoder import Encoder
+from actclr.models.modes import eval_mode
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``: ``done`` of ``total`` units of ``phase`` (e.g. sequences read);

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from actclr.engine.schedule import LRSchedule, set_lr
 from actclr.eval.metrics import topk_accuracy
 from actclr.eval.recipes import SGDRecipe
-from actclr.methods.moco import eval_mode
+from actclr.models.modes import eval_mode
 
 
 @dataclass

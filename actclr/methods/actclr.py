@@ -31,7 +31,6 @@ from actclr.methods.anchor import ANCHORS, build_anchor
 from actclr.methods.losses import similarity_mining_loss
 from actclr.methods.moco import (
     MomentumContrast,
-    eval_mode,
     full_precision,
     mean_pairwise_cosine,
     momentum_update,
@@ -41,6 +40,7 @@ from actclr.methods.moco import (
 from actclr.methods.options import MomentumOptions
 from actclr.methods.safp import safp_embedding
 from actclr.models.encoder import Encoder
+from actclr.models.modes import eval_mode
 
 BRANCHES = (1, 2, 3)
 
