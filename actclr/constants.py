@@ -5,7 +5,7 @@ import it from here.
 """
 from __future__ import annotations
 
-#: Input streams derived from joint positions (:func:`actclr.augment.streams.to_stream`).
+#: Input streams derived from joint positions (:func:`actclr.augment.inputs.to_stream`).
 STREAMS = ("joint", "motion", "bone")
 #: ``--device`` / ``train.device`` (:func:`actclr.engine.dist.select_device`).
 DEVICES = ("auto", "cpu", "cuda")

@@ -12,6 +12,7 @@ from actclr.augment.combine import actionlet_combine, upsample_mask
 from actclr.augment.crop import temporal_crop
 from actclr.augment.effects import AddNoise, AxisMap, CoordMap, Effect, apply_fused, apply_in_turn
 from actclr.augment.flip import spatial_flip
+from actclr.augment.inputs import STREAMS, to_stream
 from actclr.augment.mix import CUTMIX, MIXUP, RESIZEMIX, MixResult, skeleton_mix
 from actclr.augment.noise import gaussian_noise
 from actclr.augment.partner import partner_index
@@ -19,7 +20,6 @@ from actclr.augment.presets import aimclr_views, official_config, official_curri
 from actclr.augment.rotate import rotate
 from actclr.augment.shear import shear
 from actclr.augment.speed import speed_resample
-from actclr.augment.streams import STREAMS, to_stream
 from actclr.augment.temporal_flip import temporal_flip
 from actclr.augment.transforms import TRANSFORMS, Transform, get_transform
 from actclr.augment.views import AugmentConfigError, Augmenter, Stage, Step, build_augmenter

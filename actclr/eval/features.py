@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from actclr.augment.streams import to_stream
+from actclr.augment.inputs import to_stream
 from actclr.constants import FEATURES, STREAMS
 from actclr.data import H5Samples, make_loader, to_device
 from actclr.models.encoder import Encoder
