@@ -7,7 +7,7 @@ from matplotlib.image import imread
 
 from actclr.viz import draw_average_motion, draw_skeleton_strip
 from actclr.viz.curves import draw_training_curves
-from actclr.viz.skeleton import as_sequence, pick_frames
+from actclr.viz.sequences import as_sequence, pick_frames
 
 
 def sample(frames: int = 50, seed: int = 0) -> np.ndarray:
