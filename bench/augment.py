@@ -40,7 +40,7 @@ from rich.table import Table
 
 from actclr.augment import Augmenter, build_augmenter, official_config, skeleton_adain, skeleton_mix
 from actclr.engine.dist import select_device
-from actclr.engine.run import device_record
+from actclr.engine.rundir import device_record
 from actclr.skeleton import BODY_PARTS, FLIP_PERMUTATION, PARENTS, TREE_ORDER
 from actclr.store.atomic import write_json
 

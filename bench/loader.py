@@ -53,7 +53,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from actclr.data import H5Samples, ShardStream, make_loader, to_device
 from actclr.engine.dist import select_device
-from actclr.engine.run import device_record
+from actclr.engine.rundir import device_record
 from actclr.store.atomic import write_json
 from actclr.store.checksums import checksum_tree
 from actclr.store.shards import make_sample, shuffled_rows, write_split

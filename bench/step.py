@@ -55,7 +55,7 @@ import actclr.methods.actclr as actclr_module
 from actclr.cli.lists import NumberList
 from actclr.engine.config import build_config, defaults, encoder_config, phase_config
 from actclr.engine.dist import select_device
-from actclr.engine.run import device_record
+from actclr.engine.rundir import device_record
 from actclr.methods import build_method
 from actclr.models import DEFAULTS as MODEL_DEFAULTS
 from actclr.models import build_encoder

@@ -6,7 +6,7 @@
 - ``rng``: capture/restore of every random state.
 - ``schedule``: per-step learning-rate schedules.
 - ``log``: per-epoch CSV/JSONL (+ TensorBoard) logs (``MetricsLog``, ``read_rows``).
-- ``run``: the run directory (config, environment record).
+- ``rundir``: the run directory (config, environment record).
 - ``trainer``: the loop (``run_pretraining``, a ``Monitor`` handed in), used by ``actclr-train pretrain``.
 
 See ``docs/training.md``. Submodules are imported explicitly (this package imports nothing, so

@@ -54,7 +54,7 @@ from actclr.engine.checkpoint import (
 from actclr.engine.config import config_hash, ddp_options, diff, encoder_config, phase_config, save_config
 from actclr.engine.dist import DistEnv, all_reduce, barrier, broadcast_module, init_distributed, shutdown
 from actclr.engine.log import MetricsLog
-from actclr.engine.run import check_run_dir, environment_record, write_environment
+from actclr.engine.rundir import check_run_dir, environment_record, write_environment
 from actclr.engine.schedule import LRSchedule, build_schedule, set_lr
 from actclr.methods import build_method
 from actclr.methods.moco import MomentumContrast
