@@ -211,9 +211,12 @@ class Trainer:
     def setup_phase(self, phase: Phase, previous: MomentumContrast | None = None) -> None:
         """Build the phase's method (from ``previous``'s query encoder if given), its DDP
         wrapper, optimizer, lr schedule and gradient scaler."""
-        method = build_method(phase.method["name"], phase.method, self._encoder,
-                              augmenter=self.cfg["augment"], stream=self.stream_name,
-                              average_motion=self.average_motion)
+        try:
+            method = build_method(phase.method["name"], phase.method, self._encoder,
+                                  augmenter=self.cfg["augment"], stream=self.stream_name,
+                                  average_motion=self.average_motion)
+        except ValueError as err:  # options that cannot go together (e.g. ActCLR without a projector)
+            raise SetupError(f"{phase.name} phase, method {phase.method['name']}: {err}") from None
         if previous is not None:
             method.init_from(previous)
         method.to(self.device)
