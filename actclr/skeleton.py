@@ -1,9 +1,14 @@
 """The 25-joint Kinect v2 skeleton shared by NTU RGB+D and PKU-MMD.
 
 All indices here are 0-based (official joint number minus one). Tensors elsewhere in the
-package use the layout ``(N, C=3, T, V=25, M=2)``.
+package use the layout ``(N, C=3, T, V=25, M=2)``. :class:`RawSkeleton` is one sample as a raw
+parser (``actclr.pipelines``) produces it and a profile (``actclr.profiles``) reads it.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
 
 NUM_JOINTS = 25
 NUM_BODIES = 2
@@ -52,3 +57,47 @@ BODY_PARTS = (
     tuple(j - 1 for j in (17, 18, 19, 20)),            # right leg
     tuple(j - 1 for j in (13, 14, 15, 16)),            # left leg
 )
+
+#: One frame of a stored raw sequence ``(M, V, C)``: two body slots of 25 joints x, y, z.
+FRAME_SHAPE = (NUM_BODIES, NUM_JOINTS, NUM_COORDS)
+
+
+def ready_shape(frames: int) -> tuple[int, int, int, int]:
+    """The model layout ``(C, T, V, M)`` of one normalized sample of ``frames`` frames."""
+    return (NUM_COORDS, frames, NUM_JOINTS, NUM_BODIES)
+
+
+@dataclass
+class RawSkeleton:
+    """One sample as read from a raw file, before any normalization.
+
+    - ``key``: sample name (``S001C001P001R001A001``, ``A10N08-L_003``).
+    - ``xyz``: ``(T, S, 25, 3)`` float32 camera-space metres; body slot ``s`` of frame ``t`` is the
+      ``s``-th body listed in that frame (file order), zeros where the frame has fewer bodies.
+      ``S`` is the largest body count of any frame; a file whose frames all list 0 bodies has
+      ``S == 0`` (and keeps its ``T`` frames).
+    - ``body_ids``: ``(T, S)`` uint64 tracking IDs (0 = empty slot). PKU-MMD has no IDs: its two
+      columns get IDs 1 and 2 where the body is non-zero.
+    - ``meta``: per-format fields (NTU: ``setup camera subject replication label``; PKU-MMD:
+      ``label video start end camera subject``), ``label`` 0-based.
+    """
+
+    key: str
+    xyz: np.ndarray
+    body_ids: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.xyz.shape[0])
+
+    @property
+    def num_bodies(self) -> int:
+        """Distinct non-zero body IDs seen in the sample."""
+        ids = np.unique(self.body_ids)
+        return int(np.count_nonzero(ids))
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no frame holds a body ("no skeleton" files, 0-frame files)."""
+        return not bool(np.any(self.body_ids))

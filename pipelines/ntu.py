@@ -13,11 +13,10 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from actclr import registry
-from actclr.skeleton import NUM_JOINTS
+from actclr.skeleton import NUM_JOINTS, RawSkeleton
 
 from .errors import ParseError
 from .text import Tokens, number_problem, physical_lines, tokenize
-from .types import RawSkeleton
 
 INFO_VALUES = 10      # bodyID clipedEdges handLeftConfidence handLeftState ... trackingState
 JOINT_VALUES = 12     # x y z depthX depthY colorX colorY orientW orientX orientY orientZ trackingState

@@ -15,11 +15,11 @@ from functools import cache
 import numpy as np
 
 from actclr import registry
-from actclr.skeleton import NUM_BODIES, NUM_COORDS, NUM_JOINTS
+from actclr.skeleton import NUM_BODIES, NUM_COORDS, NUM_JOINTS, RawSkeleton
 
 from .errors import ParseError
 from .text import number_problem, physical_lines, tokenize
-from .types import LabelRow, RawSkeleton
+from .types import LabelRow
 
 COLUMNS = NUM_BODIES * NUM_JOINTS * NUM_COORDS   # 150 values per line
 CONVENTIONS = ("aimclr", "mamp")

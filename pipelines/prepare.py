@@ -54,7 +54,7 @@ from .convert import ChunkTask, run_chunk
 from .lock import OutputLocked, output_lock
 from .pkummd import CONVENTIONS
 from .rawdigest import file_digests, load_memo, save_memo
-from .report import benchmark_rules, class_counts, missing_line, split_counts
+from .describe import benchmark_rules, class_counts, missing_line, split_counts
 from .sources import MAX_FILE_MB, Inventory, RawFile, VideoFiles, find_sources, missing_report
 
 #: Files per chunk: NTU files are small; a PKU-MMD video holds ~20 clips and thousands of frames.

@@ -1,7 +1,7 @@
 """The profile contract: a pure function from a parsed ``RawSkeleton`` to model-ready tensors.
 
 A profile turns one parsed sample (``xyz (T, S, 25, 3)``, ``body_ids (T, S)``, see
-``actclr.pipelines.types.RawSkeleton``) into a :class:`Prepared`:
+``actclr.skeleton.RawSkeleton``) into a :class:`Prepared`:
 
 - ``bodies (T', 2, 25, 3)`` float32: the two selected bodies in camera space, before any
   normalization, at the length the profile keeps (what the store saves as the raw sequence);
@@ -14,19 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 
-from actclr.skeleton import NUM_COORDS, NUM_JOINTS
-
-
-class RawSkeletonLike(Protocol):
-    """What a profile reads from ``actclr.pipelines.types.RawSkeleton``."""
-
-    key: str
-    xyz: np.ndarray  # (T, S, 25, 3) float32, zeros where a slot is empty
-    body_ids: np.ndarray  # (T, S) uint64, 0 = empty slot
+from actclr.skeleton import NUM_COORDS, NUM_JOINTS, RawSkeleton
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,11 +59,11 @@ class Profile(ABC):
         return {**dataclasses.asdict(self), **self.FIXED}
 
     @abstractmethod
-    def apply(self, raw: RawSkeletonLike) -> Prepared:
+    def apply(self, raw: RawSkeleton) -> Prepared:
         """Normalize one sample; raises ``ValueError`` naming ``raw.key`` if it cannot."""
 
 
-def check_raw(raw: RawSkeletonLike) -> tuple[np.ndarray, np.ndarray]:
+def check_raw(raw: RawSkeleton) -> tuple[np.ndarray, np.ndarray]:
     """Validate a raw sample; return ``xyz (T, S, 25, 3)`` as float32 and ``body_ids (T, S)``."""
     xyz = np.asarray(raw.xyz, dtype=np.float32)
     ids = np.asarray(raw.body_ids)

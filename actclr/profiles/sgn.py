@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from actclr.profiles.base import Prepared, Profile, RawSkeletonLike, check_raw, to_ready
+from actclr.profiles.base import Prepared, Profile, check_raw, to_ready
 from actclr.profiles.denoise import (
     NOISE_LEN_THRES,
     NOISE_SPREAD_RATE,
@@ -32,7 +32,7 @@ from actclr.profiles.denoise import (
 )
 from actclr.profiles.resample import linear_resize
 from actclr.profiles.tracks import group_by_id
-from actclr.skeleton import SPINE_MID
+from actclr.skeleton import SPINE_MID, RawSkeleton
 
 
 def translate(actors: np.ndarray) -> np.ndarray:
@@ -67,7 +67,7 @@ class Sgn(Profile):
             if not isinstance(getattr(self, field), bool):
                 raise ValueError(f"profile sgn: {field} must be a bool, got {getattr(self, field)!r}")
 
-    def apply(self, raw: RawSkeletonLike) -> Prepared:
+    def apply(self, raw: RawSkeleton) -> Prepared:
         """``raw.xyz (T, S, 25, 3)`` -> ``bodies (T', 2, 25, 3)``, ``ready (3, frames, 25, 2)``."""
         xyz, ids = check_raw(raw)
         tracks, num_frames = group_by_id(xyz, ids, packed=self.packed_intervals)

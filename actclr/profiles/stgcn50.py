@@ -24,10 +24,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from actclr.profiles.base import Prepared, Profile, RawSkeletonLike, check_raw, to_ready
+from actclr.profiles.base import Prepared, Profile, check_raw, to_ready
 from actclr.profiles.resample import linear_resize
 from actclr.profiles.rotation import align_shoulders_y
-from actclr.skeleton import CENTER, NUM_BODIES
+from actclr.skeleton import CENTER, NUM_BODIES, RawSkeleton
 
 ROTATIONS = ("y_per_frame", "none")
 
@@ -66,7 +66,7 @@ class Stgcn50(Profile):
         if self.rotation not in ROTATIONS:
             raise ValueError(f"profile stgcn50: rotation must be one of {ROTATIONS}, got {self.rotation!r}")
 
-    def apply(self, raw: RawSkeletonLike) -> Prepared:
+    def apply(self, raw: RawSkeleton) -> Prepared:
         """``raw.xyz (T, S, 25, 3)`` -> ``bodies (T, 2, 25, 3)``, ``ready (3, frames, 25, 2)``."""
         xyz, _ = check_raw(raw)
         bodies = first_two_bodies(xyz)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from actclr.cli.progress import human_size
-from actclr.pipelines.report import bad_lines, missing_line, skipped_summary
+from actclr.pipelines.describe import bad_lines, missing_line, skipped_summary
 from actclr.registry import get_dataset
 from actclr.store import PreparedDataset, open_dataset
 from actclr.store.manifest import SPLITS

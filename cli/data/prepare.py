@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.text import Text
 
 from actclr.cli.progress import ConsoleProgress
+from actclr.pipelines.describe import bad_lines
 from actclr.pipelines.pkummd import CONVENTIONS
 from actclr.pipelines.prepare import PrepareError, PrepareOptions, Reporter, prepare_dataset
-from actclr.pipelines.report import bad_lines
 from actclr.pipelines.sources import MAX_FILE_MB
 from actclr.profiles import DEFAULT_PROFILE, get_profile, list_profiles, settable_params
 from actclr.registry import dataset_names
