@@ -1,4 +1,4 @@
-"""Convert one chunk of raw files into a :class:`~actclr.store.partial.ChunkResult` (runs in workers).
+"""Convert one chunk of raw files into final bytes (runs in workers): a chunk of ``.partial/``.
 
 Per raw item (an NTU ``RawFile`` or a PKU-MMD ``VideoFiles``): parse it, cut PKU-MMD videos into
 labelled clips, normalize every sample with the profile, and sort the outcome into
@@ -8,32 +8,47 @@ labelled clips, normalize every sample with the profile, and sort the outcome in
 - ``skipped``: well-formed input with nothing to normalize (0 frames, no body, or the profile
   finds no usable frame), ``{"file", "reason"}``.
 
-Everything here is a pure function of the task, so a chunk converted twice is identical.
+The samples' raw frames and ready tensors are then cut into the HDF5 chunks of their datasets and
+compressed here (:mod:`actclr.store.chunks`): where chunk ``k``'s rows fall in a dataset depends
+on the chunks before it, so the worker waits for chunk ``k - 1``'s tail file (written as soon as
+that chunk is parsed, before it compresses anything), writes its own, then compresses.
+
+Everything here is a pure function of the task (and of the earlier chunks), so a chunk converted
+twice is identical.
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from actclr.profiles import Profile, get_profile
 from actclr.registry import get_dataset
-from actclr.skeleton import NUM_BODIES, NUM_COORDS, NUM_JOINTS
-from actclr.store.partial import ChunkResult, save_chunk
+from actclr.skeleton import FRAME_SHAPE, RawSkeleton, ready_shape
+from actclr.store.chunks import Piece
+from actclr.store.hdf5 import VIDEO_LAYOUTS, skeleton_layouts
+from actclr.store.partial import ChunkResult, load_tail, save_chunk, save_tail, tail_path
 
 from .errors import ParseError
 from .ntu import parse_ntu
 from .pkummd import clip_rows, parse_pkummd_labels, parse_pkummd_skeleton, pkummd_clips
 from .sources import VideoFiles
-from .types import RawSkeleton
 
-FRAME_SHAPE = (NUM_BODIES, NUM_JOINTS, NUM_COORDS)
 BACKGROUND = -1
+#: Longest pause between two looks for the previous chunk's tail (seconds).
+_MAX_POLL = 0.05
 
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """Everything a worker needs (picklable): convert ``items`` and save the result at ``path``."""
+    """Everything a worker needs (picklable): convert ``items``, chunk ``index`` of ``out``.
+
+    ``previous``: the configuration hash of chunk ``index - 1`` (whose tail this chunk continues);
+    ``last``: the final chunk, which also closes every dataset's last partial HDF5 chunk.
+    """
 
     index: int
     dataset: str
@@ -41,7 +56,9 @@ class ChunkTask:
     profile_params: dict
     items: tuple
     config: str
-    path: str
+    out: str
+    previous: str = ""
+    last: bool = False
     pkummd_convention: str = "aimclr"
     max_file_bytes: int | None = None
 
@@ -57,23 +74,26 @@ class _Collector:
     skipped: list = field(default_factory=list)
     videos: list = field(default_factory=list)   # (name, frames (T, 2, 25, 3), labels (T,))
 
-    def result(self, config: str, ready_shape: tuple) -> ChunkResult:
-        def stack(arrays: list, shape: tuple, dtype) -> np.ndarray:
-            return np.concatenate(arrays).astype(dtype) if arrays else np.zeros((0, *shape), dtype)
+    def arrays(self, shape: tuple) -> dict:
+        """The chunk's rows per compressed dataset (:func:`layouts`): raw ``frames`` ``(F, 2, 25, 3)``,
+        ``ready`` ``(n, *shape)``, PKU-MMD ``video_frames`` and per-frame ``video_labels``."""
+        def stack(arrays: list, row_shape: tuple, dtype) -> np.ndarray:
+            return np.concatenate(arrays).astype(dtype) if arrays else np.zeros((0, *row_shape), dtype)
 
-        return ChunkResult(
-            config=config,
-            ready=stack([r[None] for r in self.ready], ready_shape, np.float32),
-            rows=self.rows,
-            frames=stack(self.bodies, FRAME_SHAPE, np.float32),
-            lengths=np.array([len(b) for b in self.bodies], dtype=np.int64),
-            bad=self.bad,
-            skipped=self.skipped,
-            video_frames=stack([v[1] for v in self.videos], FRAME_SHAPE, np.float32),
-            video_lengths=np.array([len(v[1]) for v in self.videos], dtype=np.int64),
-            video_labels=stack([v[2] for v in self.videos], (), np.int16),
-            video_names=[v[0] for v in self.videos],
-        )
+        return {"frames": stack(self.bodies, FRAME_SHAPE, np.float32),
+                "ready": stack([r[None] for r in self.ready], shape, np.float32),
+                "video_frames": stack([v[1] for v in self.videos], FRAME_SHAPE, np.float32),
+                "video_labels": stack([v[2] for v in self.videos], (), np.int16)}
+
+
+def layouts(shape: tuple, videos: bool) -> dict:
+    """The compressed datasets a chunk adds to, by name: ``frames`` and ``ready`` of
+    ``skeletons.h5`` (ready samples ``shape``), and for PKU-MMD ``video_frames`` and ``video_labels``
+    of ``videos.h5``."""
+    found = dict(skeleton_layouts(shape))
+    if videos:
+        found.update({f"video_{name}": layout for name, layout in VIDEO_LAYOUTS.items()})
+    return found
 
 
 def manifest_row(raw: RawSkeleton) -> dict:
@@ -130,7 +150,7 @@ def _add_sample(raw: RawSkeleton, where: str, profile: Profile, out: _Collector)
     out.ready.append(prepared.ready)
 
 
-def convert_chunk(task: ChunkTask) -> ChunkResult:
+def convert_chunk(task: ChunkTask) -> tuple[_Collector, Profile]:
     """Parse and normalize ``task.items``; malformed items are recorded as bad, not raised."""
     spec = get_dataset(task.dataset)
     profile = get_profile(task.profile, **task.profile_params)
@@ -150,10 +170,47 @@ def convert_chunk(task: ChunkTask) -> ChunkResult:
             out.videos.append(video)
         for raw in samples:
             _add_sample(raw, where, profile, out)
-    return out.result(task.config, (3, profile.frames, NUM_JOINTS, NUM_BODIES))
+    return out, profile
+
+
+def previous_tail(task: ChunkTask, names: dict) -> dict:
+    """Where each dataset stands before this chunk: ``{name: (rows, remainder rows)}``.
+
+    Waits for chunk ``index - 1``'s tail file in a pool worker (the chunk may still be parsing);
+    in the main process, where chunks run in order, a missing tail is an error.
+    """
+    if task.index == 0:
+        return {name: (0, layout.empty()) for name, layout in names.items()}
+    path = tail_path(task.out, task.index - 1, task.previous)
+    parent, pause = os.getppid(), 0.001
+    while (tail := load_tail(path)) is None:
+        if multiprocessing.parent_process() is None:
+            raise RuntimeError(f"{path}: missing; chunk {task.index - 1} was not converted before chunk {task.index}")
+        if os.getppid() != parent:
+            raise RuntimeError(f"chunk {task.index}: the prepare process is gone")
+        time.sleep(pause)
+        pause = min(2 * pause, _MAX_POLL)
+    return tail
 
 
 def run_chunk(task: ChunkTask) -> int:
-    """Worker entry point: convert the chunk and save it atomically at ``task.path``."""
-    save_chunk(task.path, convert_chunk(task))
+    """Worker entry point: convert the chunk, publish its tail, compress and save it in ``.partial/``."""
+    collected, profile = convert_chunk(task)
+    shape = ready_shape(profile.frames)
+    names = layouts(shape, get_dataset(task.dataset).format == "pkummd")
+    rows = collected.arrays(shape)
+    before = previous_tail(task, names)
+    blocks, tails, starts = {}, {}, {}
+    for name, layout in names.items():
+        end, carry = before[name]
+        starts[name] = (end - len(carry)) // layout.rows
+        blocks[name], remainder = layout.cut(carry, rows[name], task.last)
+        tails[name] = (end + len(rows[name]), remainder)
+    save_tail(tail_path(task.out, task.index, task.config), tails)
+    pieces = {name: Piece(starts[name], layout.encode(blocks[name]), tails[name][0]) for name, layout in names.items()}
+    save_chunk(task.out, task.index, ChunkResult(
+        config=task.config, ready=rows["ready"], pieces=pieces, rows=collected.rows, bad=collected.bad,
+        skipped=collected.skipped, lengths=np.array([len(b) for b in collected.bodies], np.int64),
+        video_lengths=np.array([len(v[1]) for v in collected.videos], np.int64),
+        video_names=[v[0] for v in collected.videos]))
     return task.index

@@ -4,16 +4,22 @@
    registry's expected counts (one line of information: small trees are fine). Then lock
    ``<out>/.lock`` (one run per output directory) and fingerprint every raw file by content
    (``rawdigest``).
-2. Convert chunks of files (parse + profile) in a process pool; each chunk is saved atomically as
-   ``<out>/.partial/chunk-NNNNNN.npz`` together with the hash of its configuration, so an
+2. Convert chunks of files in a process pool (``convert.run_chunk``): parse, normalize, and
+   compress the chunk's HDF5 chunks, the final bytes; each chunk is saved atomically in
+   ``<out>/.partial/`` under the hash of its configuration (``actclr.store.partial``), so an
    interrupted run resumes by reusing the chunks whose hash matches.
-3. Stream the chunks in key order into ``skeletons.h5`` (and ``videos.h5`` for PKU-MMD),
-   accumulating the manifest and the average motions; only one chunk is in memory at a time
-   (plus a few dozen bytes of manifest per sample).
-4. Write ``manifest.parquet``, ``average_motion/*.npy`` and the shards (reading ``ready`` rows
-   back from the HDF5 file in each split's shuffled order).
-5. Fingerprint, the dataset card ``README.md`` (``actclr.store.card``), checksums, then
-   ``dataset.json`` LAST; finally ``.partial/`` is removed.
+3. The main process only keeps the books: it takes the chunks in key order, stores their
+   compressed bytes as they are into ``skeletons.h5`` (and ``videos.h5`` for PKU-MMD), adds the
+   manifest rows and the training samples to the average motions (one sample at a time, in key
+   order, so the means do not depend on the chunking); one chunk is in memory at a time (plus a
+   few dozen bytes of manifest per sample).
+4. Write ``manifest.parquet`` and ``average_motion/*.npy``; the workers write the shards
+   (``shardjob``: each split's shuffled order is known from the manifest and the seed, the
+   tensors come from ``.partial/``), fingerprint the dataset and hash the HDF5 files meanwhile.
+5. The dataset card ``README.md`` (``actclr.store.card``), checksums, then ``dataset.json`` LAST;
+   finally ``.partial/`` is removed.
+
+Nothing here imports torch. The output is the same whatever the number of workers.
 
 Every file is written under a temporary name and renamed, so a directory without
 ``dataset.json`` is never mistaken for a complete dataset.
@@ -34,27 +40,30 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
-import numpy as np
+import pyarrow as pa
 
 import actclr
 from actclr.profiles import DEFAULT_PROFILE, get_profile
 from actclr.registry import DatasetSpec, get_dataset
-from actclr.skeleton import NUM_BODIES, NUM_JOINTS
+from actclr.skeleton import ready_shape
 from actclr.store.atomic import write_bytes, write_json, write_npy
 from actclr.store.average import MeanAccumulator
 from actclr.store.card import CARD, dataset_card
-from actclr.store.checksums import checksum_tree
+from actclr.store.checksums import checksum_tree, sha256_file
 from actclr.store.fingerprint import compute_fingerprint
-from actclr.store.hdf5 import open_h5, skeleton_writer, video_writer
+from actclr.store.hdf5 import skeleton_writer, video_writer
 from actclr.store.manifest import FORMAT_VERSION, SPLITS, ManifestBuilder, split_rows, write_manifest
-from actclr.store.partial import PARTIAL_DIR, ChunkResult, chunk_config, chunk_path, load_chunk
+from actclr.store.partial import PARTIAL_DIR, ChunkResult, chunk_config, load_chunk
+from actclr.store.shards import JSON_FIELDS, shard_name, shard_sizes, shuffled_rows, write_index
 
 from .convert import ChunkTask, run_chunk
+from .describe import benchmark_rules, class_counts, missing_line, split_counts
 from .lock import OutputLocked, output_lock
 from .pkummd import CONVENTIONS
 from .rawdigest import file_digests, load_memo, save_memo
-from .describe import benchmark_rules, class_counts, missing_line, split_counts
+from .shardjob import ShardTask, run_shard
 from .sources import MAX_FILE_MB, Inventory, RawFile, VideoFiles, find_sources, missing_report
 
 #: Files per chunk: NTU files are small; a PKU-MMD video holds ~20 clips and thousands of frames.
@@ -160,16 +169,20 @@ def _settings(options: PrepareOptions, spec: DatasetSpec, profile) -> dict:
 
 
 def _plan(options: PrepareOptions, spec: DatasetSpec, settings: dict, items: list, signatures: list) -> list:
-    """Cut the (key-sorted) items into chunk tasks, each with its configuration hash."""
+    """Cut the (key-sorted) items into chunk tasks, each with its configuration hash, which also
+    covers every earlier chunk (where a chunk's rows fall in the HDF5 datasets depends on them)."""
     size = options.chunk_size or CHUNK_SIZE[spec.format]
-    tasks = []
-    for index, lo in enumerate(range(0, len(items), size)):
-        config = _digest({"settings": settings, "chunk_size": size, "items": signatures[lo:lo + size]})
+    tasks, previous = [], ""
+    starts = range(0, len(items), size)
+    for index, lo in enumerate(starts):
+        config = _digest({"settings": settings, "chunk_size": size, "items": signatures[lo:lo + size],
+                          "previous": previous})
         tasks.append(ChunkTask(index=index, dataset=spec.name, profile=settings["profile"]["name"],
                                profile_params=dict(options.profile_params), items=tuple(items[lo:lo + size]),
-                               config=config, path=str(chunk_path(options.out, index)),
-                               pkummd_convention=options.pkummd_convention,
+                               config=config, out=str(options.out), previous=previous,
+                               last=index == len(starts) - 1, pkummd_convention=options.pkummd_convention,
                                max_file_bytes=options.max_file_mb << 20))
+        previous = config
     return tasks
 
 
@@ -211,103 +224,128 @@ def _clear_outputs(out: Path) -> None:
 
 def _pool_context():
     """Fresh worker processes that do not inherit the caller's threads (rich's refresh thread,
-    BLAS pools): ``forkserver`` where available, with the conversion code imported once in the
+    BLAS pools): ``forkserver`` where available, with the worker code imported once in the
     server so that each worker starts instantly; ``spawn`` elsewhere (Windows)."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([run_chunk.__module__])
+        context.set_forkserver_preload([run_chunk.__module__, run_shard.__module__])
         return context
     return multiprocessing.get_context("spawn")
 
 
 @contextmanager
-def _mapper(workers: int, jobs: int):
-    """``imap``-like function: a process pool for ``workers > 1``, else the builtin ``map``."""
-    if workers <= 1 or jobs <= 1:
-        yield map
+def _workers(workers: int):
+    """``imap(fn, tasks)`` (ordered results) and ``submit(fn, *args).get()``: a process pool for
+    ``workers > 1``; else both run here, in order."""
+    if workers <= 1:
+        yield SimpleNamespace(imap=map, submit=lambda fn, *args: SimpleNamespace(get=lambda: fn(*args)))
         return
-    with _pool_context().Pool(min(workers, jobs)) as pool:
-        yield lambda fn, tasks: pool.imap(fn, tasks, chunksize=1)
+    with _pool_context().Pool(workers) as pool:
+        yield SimpleNamespace(imap=lambda fn, tasks: pool.imap(fn, tasks, chunksize=1),
+                              submit=lambda fn, *args: pool.apply_async(fn, args))
 
 
-def _converted(tasks: list, workers: int, reporter: Reporter, stop_after: int | None) -> Iterator[ChunkResult]:
-    """Every chunk's result in order; chunks without a valid file are converted (in parallel)."""
-    pending = [t for t in tasks if chunk_config(t.path) != t.config]
+def _converted(tasks: list, pool, reporter: Reporter, stop_after: int | None) -> Iterator[ChunkResult]:
+    """Every chunk's books in order; chunks not finished in ``.partial/`` are converted (in parallel)."""
+    pending = [t for t in tasks if chunk_config(t.out, t.index) != t.config]
     if len(pending) < len(tasks):
         reporter.info(f"resuming: {len(tasks) - len(pending)} of {len(tasks)} chunks reused from {PARTIAL_DIR}/")
     todo = {t.index for t in pending}
-    with _mapper(workers, len(pending)) as imap:
-        results = imap(run_chunk, pending)
-        computed = 0
-        for task in tasks:
-            if task.index in todo:
-                next(results)
-                computed += 1
-                if stop_after is not None and computed >= stop_after:
-                    raise PrepareInterrupted(f"stopped after {computed} chunks (test hook)")
-            chunk = load_chunk(task.path, task.config)
-            if chunk is None:                # damaged since it was validated: convert it again here
-                run_chunk(task)
-                chunk = load_chunk(task.path, task.config)
-                assert chunk is not None, f"{task.path}: unreadable right after it was written"
-            yield chunk
+    results = pool.imap(run_chunk, pending)
+    computed = 0
+    for task in tasks:
+        if task.index in todo:
+            next(results)
+            computed += 1
+            if stop_after is not None and computed >= stop_after:
+                raise PrepareInterrupted(f"stopped after {computed} chunks (test hook)")
+        chunk = load_chunk(task.out, task.index, task.config)
+        if chunk is None:                # damaged since it was validated: convert it again here
+            run_chunk(task)
+            chunk = load_chunk(task.out, task.index, task.config)
+            assert chunk is not None, f"{task.out}: chunk {task.index} unreadable right after it was written"
+        yield chunk
 
 
-def _check_order(keys: list, last: str, path: str) -> None:
+def _check_order(keys: list, last: str, where: str) -> None:
     if any(a >= b for a, b in zip([last] + keys, keys)):
-        raise RuntimeError(f"{path}: sample keys are not strictly increasing after {last!r}; "
+        raise RuntimeError(f"{where}: sample keys are not strictly increasing after {last!r}; "
                            "the raw files were not enumerated in key order")
 
 
-def _write_arrays(out: Path, spec: DatasetSpec, profile: dict, ready_shape: tuple, chunks: Iterable,
-                  total: int, reporter: Reporter):
-    """Append the chunks to the HDF5 files; returns ``(manifest table, averages, bad, skipped)``."""
+@dataclass
+class _Books:
+    """What the main process keeps of the chunks: the manifest, average motions, reports, and
+    where each sample's ready tensor is (``places[i] = (chunk .bin file, position)``)."""
+
+    table: pa.Table
+    averages: dict
+    bad: list
+    skipped: list
+    places: list
+
+
+def _write_arrays(out: Path, spec: DatasetSpec, profile: dict, shape: tuple, chunks: Iterable, total: int,
+                  reporter: Reporter) -> _Books:
+    """Store the chunks' compressed bytes in the HDF5 files and keep their books."""
     manifest = ManifestBuilder(spec, profile)
-    sums = {b: MeanAccumulator(ready_shape) for b in spec.benchmarks}
-    bad, skipped, last = [], [], ""
+    sums = {b: MeanAccumulator(shape) for b in spec.benchmarks}
+    bad, skipped, places, last = [], [], [], ""
     reporter.progress("convert", 0, total)
     with ExitStack() as stack:
-        writer = stack.enter_context(skeleton_writer(out / "skeletons.h5", spec.name, profile, ready_shape))
+        writer = stack.enter_context(skeleton_writer(out / "skeletons.h5", spec.name, profile, shape))
         videos = stack.enter_context(video_writer(out / "videos.h5", spec.name)) if spec.format == "pkummd" else None
         for done, chunk in enumerate(chunks, 1):
             keys = [row["key"] for row in chunk.rows]
-            _check_order(keys, last, str(chunk_path(out, done - 1)))
+            _check_order(keys, last, f"{PARTIAL_DIR}/ chunk {done - 1}")
             last = keys[-1] if keys else last
             batch = manifest.add(chunk.rows)
-            writer.append(chunk.frames, chunk.lengths, chunk.ready, [row["label"] for row in chunk.rows], keys)
+            writer.append_encoded(chunk.lengths, [row["label"] for row in chunk.rows], keys, chunk.pieces["frames"],
+                                  chunk.pieces["ready"])
             for b, acc in sums.items():
                 acc.add(chunk.ready[batch.column(b).to_numpy(zero_copy_only=False) == "train"])
             if videos is not None:
-                videos.append(chunk.video_frames, chunk.video_lengths, chunk.video_labels, chunk.video_names)
+                videos.append_encoded(chunk.video_lengths, chunk.video_names, chunk.pieces["video_frames"],
+                                      chunk.pieces["video_labels"])
+            places += [(chunk.data, i) for i in range(len(keys))]
             bad += chunk.bad
             skipped += chunk.skipped
             reporter.progress("convert", done, total)
         averages = {b: acc.mean() for b, acc in sums.items()}
         for b, mean in averages.items():
             writer.set_average(b, mean)
-    return manifest.table(), averages, bad, skipped
+    return _Books(manifest.table(), averages, bad, skipped, places)
 
 
-def _write_shards(out: Path, table, benchmarks: list, seed: int, reporter: Reporter) -> None:
-    """All benchmark splits as shuffled WebDataset shards, ``ready`` rows read back from the h5."""
-    from actclr.store.shards import JSON_FIELDS, make_sample, shuffled_rows, write_split  # imports torch
+def _shard_tasks(out: Path, books: _Books, benchmarks: list, seed: int, shape: tuple) -> Iterator[ShardTask]:
+    """One task per shard of every benchmark split, members in the split's shuffled order."""
+    for b in benchmarks:
+        for split in SPLITS:
+            order = shuffled_rows(split_rows(books.table, b, split), seed)
+            lo = 0
+            for i, size in enumerate(shard_sizes(len(order))):
+                rows = order[lo:lo + size]
+                fields = books.table.select(list(JSON_FIELDS)).take(rows).to_pylist()
+                members = tuple((row, int(r), *books.places[r]) for row, r in zip(fields, rows.tolist()))
+                yield ShardTask(str(out / "shards" / b / shard_name(split, i)), members, shape)
+                lo += size
 
-    columns = {name: table.column(name).to_pylist() for name in JSON_FIELDS}
-    orders = {(b, s): shuffled_rows(split_rows(table, b, s), seed) for b in benchmarks for s in SPLITS}
-    total, done = sum(len(order) for order in orders.values()), 0
-    with open_h5(out / "skeletons.h5") as f:
-        ready = f["ready"]
 
-        def samples(order: np.ndarray) -> Iterator[dict]:
-            nonlocal done
-            for i in order.tolist():
-                yield make_sample({name: columns[name][i] for name in JSON_FIELDS}, i, ready[i])
-                done += 1
-                if done % 256 == 0 or done == total:
-                    reporter.progress("shards", done, total)
-
-        for (b, split), order in orders.items():
-            write_split(out / "shards" / b, b, split, samples(order), len(order), seed)
+def _write_shards(out: Path, books: _Books, benchmarks: list, seed: int, shape: tuple, pool,
+                  reporter: Reporter) -> dict:
+    """All benchmark splits as shuffled WebDataset shards, written by the workers, then their
+    indexes; returns ``{shard path in the dataset: sha256}``."""
+    total = sum(len(split_rows(books.table, b, s)) for b in benchmarks for s in SPLITS)
+    digests, done = {}, 0
+    reporter.progress("shards", 0, total)
+    for path, count, digest in pool.imap(run_shard, _shard_tasks(out, books, benchmarks, seed, shape)):
+        digests[Path(path).relative_to(out).as_posix()] = digest
+        done += count
+        reporter.progress("shards", done, total)
+    for b in benchmarks:
+        for split in SPLITS:
+            write_index(out / "shards" / b, b, split, shard_sizes(len(split_rows(books.table, b, split))), seed)
+    return digests
 
 
 def _report_inventory(inventory: Inventory, missing: dict, reporter: Reporter) -> list:
@@ -395,26 +433,28 @@ def _prepare_locked(options: PrepareOptions, spec: DatasetSpec, profile, invento
     tasks = _plan(options, spec, settings, inventory.files, signatures)
     reporter.info(f"{len(inventory.files)} raw items in {len(tasks)} chunks, {options.workers} worker(s)")
     _clear_outputs(out)
-    chunks = _converted(tasks, options.workers, reporter, stop_after)
-    ready_shape = (3, profile.frames, NUM_JOINTS, NUM_BODIES)
-    table, averages, bad, chunk_skipped = _write_arrays(out, spec, profile_info, ready_shape, chunks, len(tasks),
-                                                        reporter)
-    skipped += chunk_skipped
-    bad = inventory.bad + bad
-    for entry in chunk_skipped:
-        reporter.warn(f"skipped {entry['file']}: {entry['reason']}")
-    for b, mean in averages.items():
-        write_npy(out / "average_motion" / f"{b}.npy", mean)
-    write_manifest(out / "manifest.parquet", table)
-    _write_shards(out, table, list(spec.benchmarks), options.shard_seed, reporter)
-
-    reporter.progress("fingerprint", 0, 1)
-    info = _dataset_info(spec, profile_info, table, options, config, source, skipped, bad, missing)
-    info["fingerprint"] = compute_fingerprint(out)
+    shape = ready_shape(profile.frames)
+    with _workers(options.workers) as pool:
+        chunks = _converted(tasks, pool, reporter, stop_after)
+        books = _write_arrays(out, spec, profile_info, shape, chunks, len(tasks), reporter)
+        for entry in books.skipped:
+            reporter.warn(f"skipped {entry['file']}: {entry['reason']}")
+        for b, mean in books.averages.items():
+            write_npy(out / "average_motion" / f"{b}.npy", mean)
+        write_manifest(out / "manifest.parquet", books.table)
+        h5_files = [name for name in ("skeletons.h5", "videos.h5") if (out / name).is_file()]
+        fingerprint = pool.submit(compute_fingerprint, out)
+        h5_digests = {name: pool.submit(sha256_file, out / name) for name in h5_files}
+        known = _write_shards(out, books, list(spec.benchmarks), options.shard_seed, shape, pool, reporter)
+        reporter.progress("fingerprint", 0, 1)
+        info = _dataset_info(spec, profile_info, books.table, options, config, source, skipped + books.skipped,
+                             inventory.bad + books.bad, missing)
+        info["fingerprint"] = fingerprint.get()
+        known.update({name: digest.get() for name, digest in h5_digests.items()})
     reporter.progress("fingerprint", 1, 1)
     write_bytes(out / CARD, dataset_card(info).encode())
     reporter.progress("checksums", 0, 1)
-    info["files"] = checksum_tree(out)
+    info["files"] = checksum_tree(out, known=known)
     reporter.progress("checksums", 1, 1)
     write_json(out / "dataset.json", info)
     shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)

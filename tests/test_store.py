@@ -14,10 +14,21 @@ from actclr.store import compute_fingerprint, open_dataset, verify_dataset
 from actclr.store.atomic import atomic_path, write_json
 from actclr.store.average import MeanAccumulator, averages_of
 from actclr.store.checksums import checksum_tree, sha256_file
+from actclr.store.chunks import Layout, Piece, decode_chunk, encode_chunk
 from actclr.store.hdf5 import open_h5, ragged_item, read_strings, skeleton_writer
 from actclr.store.manifest import ManifestBuilder, manifest_meta, read_manifest, split_rows, write_manifest
-from actclr.store.partial import ChunkResult, chunk_config, load_chunk, save_chunk
-from actclr.store.shards import shard_sizes, shuffled_rows
+from actclr.store.partial import (
+    ChunkResult,
+    chunk_config,
+    chunk_path,
+    data_path,
+    load_chunk,
+    read_ready,
+    save_chunk,
+    save_tail,
+    tail_path,
+)
+from actclr.store.shards import make_sample, shard_sizes, shuffled_rows, write_shard
 
 PROFILE = {"name": "test", "params": {"frames": 50}}
 
@@ -36,7 +47,7 @@ def _tiny_store(root, rng=None, n=6):
     builder = ManifestBuilder(get_dataset("ntu60"), PROFILE)
     builder.add(rows)
     table = builder.table()
-    with skeleton_writer(root / "skeletons.h5", "ntu60", PROFILE) as w:
+    with skeleton_writer(root / "skeletons.h5", "ntu60", PROFILE, (3, 50, 25, 2)) as w:
         w.append(rng.standard_normal((lengths.sum(), 2, 25, 3)).astype(np.float32), lengths, ready,
                  [r["label"] for r in rows], [r["key"] for r in rows])
         for b, mean in averages_of(ready, {"xsub": np.ones(n, bool)}).items():
@@ -135,18 +146,58 @@ def test_fingerprint_covers_manifest_rows(tmp_path):
 
 
 def test_chunk_roundtrip_and_config_check(tmp_path):
-    chunk = ChunkResult(config="abc", ready=np.ones((2, 3, 50, 25, 2), np.float32),
-                        rows=[{"key": "k1"}, {"key": "k2"}], frames=np.zeros((7, 2, 25, 3), np.float32),
+    ready = np.arange(2 * 3 * 50 * 25 * 2, dtype=np.float32).reshape(2, 3, 50, 25, 2)
+    pieces = {"frames": Piece(3, [b"abc", b"de"], 1000), "ready": Piece(7, [b"x", b"yz"], 9)}
+    chunk = ChunkResult(config="c" * 64, ready=ready, pieces=pieces, rows=[{"key": "k1"}, {"key": "k2"}],
                         lengths=np.array([3, 4]), bad=[{"file": "f", "line": 2, "reason": "r"}])
-    path = tmp_path / ".partial" / "chunk-000000.npz"
-    save_chunk(path, chunk)
-    assert chunk_config(path) == "abc"
-    loaded = load_chunk(path, "abc")
-    assert loaded.rows == chunk.rows and loaded.bad == chunk.bad
-    assert np.array_equal(loaded.ready, chunk.ready) and loaded.lengths.tolist() == [3, 4]
-    assert load_chunk(path, "other") is None
-    path.write_bytes(b"not a zip")
-    assert chunk_config(path) is None and load_chunk(path, "abc") is None
+    save_chunk(tmp_path, 0, chunk)
+    assert chunk_config(tmp_path, 0) is None                      # no tail yet: not finished
+    save_tail(tail_path(tmp_path, 0, chunk.config), {"frames": (1000, np.zeros((5, 2, 25, 3), np.float32))})
+    assert chunk_config(tmp_path, 0) == chunk.config
+    loaded = load_chunk(tmp_path, 0, chunk.config)
+    assert loaded.rows == chunk.rows and loaded.bad == chunk.bad and loaded.pieces == pieces
+    assert np.array_equal(loaded.ready, ready) and loaded.lengths.tolist() == [3, 4]
+    assert np.array_equal(read_ready(loaded.data, 1, (3, 50, 25, 2)), ready[1])
+    assert load_chunk(tmp_path, 0, "d" * 64) is None
+    data = data_path(tmp_path, 0, chunk.config)
+    data.write_bytes(data.read_bytes()[:-1])                      # truncated bytes: not reused
+    assert load_chunk(tmp_path, 0, chunk.config) is None
+    chunk_path(tmp_path, 0).write_bytes(b"not a zip")
+    assert chunk_config(tmp_path, 0) is None and load_chunk(tmp_path, 0, chunk.config) is None
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int16", "int64"])
+def test_encoded_chunks_are_what_hdf5_writes(tmp_path, dtype):
+    """Chunks compressed by :mod:`actclr.store.chunks` equal HDF5's own gzip + shuffle bytes,
+    stored with write_direct_chunk they read back exactly, and the cut follows global boundaries."""
+    rng = np.random.default_rng(1)
+    layout = Layout("d", (2, 3), dtype, 4)
+    rows = (rng.standard_normal((11, 2, 3)) * 100).astype(dtype)
+    with h5py.File(tmp_path / "lib.h5", "w") as f:
+        f.create_dataset("d", data=rows, chunks=layout.chunk_shape, compression="gzip", compression_opts=4,
+                         shuffle=True)
+    with h5py.File(tmp_path / "lib.h5") as f:
+        stored = [f["d"].id.read_direct_chunk((4 * j, 0, 0))[1] for j in range(3)]
+    blocks, carry = layout.cut(layout.empty(), rows[:6], last=False)        # pieces of 6 and 5 rows
+    assert len(blocks) == 4 and np.array_equal(carry, rows[4:6])
+    more, rest = layout.cut(carry, rows[6:], last=True)
+    assert len(rest) == 0 and len(more) == 8 and np.array_equal(more[7], np.zeros((2, 3), dtype))
+    assert layout.encode(np.concatenate([blocks, more])) == stored
+    assert np.array_equal(decode_chunk(encode_chunk(rows[:4]), (4, 2, 3), dtype), rows[:4])
+
+
+def test_stdlib_shards_equal_webdataset_tarwriter(tmp_path):
+    import webdataset as wds  # the reference writer (imports torch: only here, never in prepare)
+
+    rng = np.random.default_rng(2)
+    samples = [make_sample({"key": f"S001C001P001R001A{i:03d}", "label": i, "subject": 1, "camera": None},
+                           i, rng.standard_normal((3, 50, 25, 2)).astype(np.float32)) for i in range(5)]
+    digest = write_shard(tmp_path / "ours.tar", samples)
+    with open(tmp_path / "theirs.tar", "wb") as f, wds.TarWriter(f, user="actclr", group="actclr", mtime=0) as w:
+        for sample in samples:
+            w.write(sample)
+    ours = (tmp_path / "ours.tar").read_bytes()
+    assert ours == (tmp_path / "theirs.tar").read_bytes() and digest == sha256_file(tmp_path / "ours.tar")
 
 
 def test_checksum_tree_skips_hidden_and_dataset_json(tmp_path):

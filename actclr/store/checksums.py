@@ -33,7 +33,9 @@ def dataset_files(root: str | os.PathLike, exclude: tuple = ("dataset.json",)) -
     return sorted(found)
 
 
-def checksum_tree(root: str | os.PathLike, exclude: tuple = ("dataset.json",)) -> dict:
-    """``{relative path: sha256}`` for every visible file under ``root`` except ``exclude``."""
+def checksum_tree(root: str | os.PathLike, exclude: tuple = ("dataset.json",), known: dict | None = None) -> dict:
+    """``{relative path: sha256}`` for every visible file under ``root`` except ``exclude``;
+    ``known`` digests (computed by whoever wrote those files) are taken as they are."""
     root = Path(root)
-    return {rel: sha256_file(root / rel) for rel in dataset_files(root, exclude)}
+    known = known or {}
+    return {rel: known[rel] if rel in known else sha256_file(root / rel) for rel in dataset_files(root, exclude)}

@@ -1,7 +1,10 @@
 """``skeletons.h5`` and ``videos.h5``: ragged raw-length sequences plus fixed-size ready tensors.
 
-Both files are built by appending chunks of samples to resizable datasets, under a temporary
-name that is renamed into place when the writer's ``with`` block ends without error.
+Both files are built by appending pieces of samples to resizable datasets, under a temporary
+name that is renamed into place when the writer's ``with`` block ends without error. The
+compressed tensor datasets (:func:`skeleton_layouts`, :data:`VIDEO_LAYOUTS`) take either arrays
+(compressed here) or chunks compressed elsewhere (``prepare``'s workers, :mod:`actclr.store.chunks`),
+stored as they are with ``write_direct_chunk``.
 """
 from __future__ import annotations
 
@@ -14,17 +17,26 @@ from contextlib import contextmanager
 import h5py
 import numpy as np
 
+from actclr.skeleton import FRAME_SHAPE
 from actclr.store.atomic import atomic_path
+from actclr.store.chunks import GZIP_LEVEL, Layout, Piece
 from actclr.store.manifest import FORMAT_VERSION
 from actclr.store.paths import UnsafePathError
 
-FRAME_SHAPE = (2, 25, 3)
-#: ``ready`` sample shape ``(C, T, V, M)`` of the default profile (``T`` = the profile's ``frames``).
-READY_SHAPE = (3, 50, 25, 2)
 FRAME_CHUNK = 256
 #: Compression of every tensor dataset (portable everywhere: no plugins needed to read).
-COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+COMPRESSION = {"compression": "gzip", "compression_opts": GZIP_LEVEL, "shuffle": True}
 STRING = h5py.string_dtype("utf-8")
+#: The compressed datasets of ``videos.h5``: frames ``(F, 2, 25, 3)``, per-frame labels ``(F,)`` int16.
+VIDEO_LAYOUTS = {"frames": Layout("frames", FRAME_SHAPE, "float32", FRAME_CHUNK),
+                 "labels": Layout("labels", (), "int16", 4096)}
+
+
+def skeleton_layouts(ready_shape: tuple) -> dict:
+    """The compressed datasets of ``skeletons.h5``: raw frames ``(F, 2, 25, 3)`` and ``ready``
+    ``(N, *ready_shape)``, one sample per chunk (random reads of single samples stay cheap)."""
+    return {"frames": Layout("raw/frames", FRAME_SHAPE, "float32", FRAME_CHUNK),
+            "ready": Layout("ready", tuple(ready_shape), "float32", 1)}
 
 
 def _growing(f: h5py.Group, name: str, shape: tuple, dtype, chunks: tuple, compress: bool = True) -> h5py.Dataset:
@@ -41,42 +53,86 @@ def _append(ds: h5py.Dataset, data) -> None:
         ds[-n:] = data
 
 
+class _Chunked:
+    """A compressed dataset filled chunk by chunk with ``write_direct_chunk``."""
+
+    def __init__(self, f: h5py.File, layout: Layout):
+        self.layout = layout
+        self.ds = _growing(f, layout.name, layout.row_shape, np.dtype(layout.dtype), layout.chunk_shape)
+        self.carry = layout.empty()           # rows after the last boundary, for :meth:`append`
+
+    def put(self, piece: Piece) -> None:
+        """Store ready-made chunks; the dataset grows to ``piece.end`` rows."""
+        if piece.end > self.ds.shape[0]:
+            self.ds.resize(piece.end, axis=0)
+        zeros = (0,) * len(self.layout.row_shape)
+        for j, data in enumerate(piece.chunks):
+            self.ds.id.write_direct_chunk(((piece.first + j) * self.layout.rows, *zeros), data)
+
+    def append(self, data: np.ndarray, last: bool = False) -> None:
+        """Compress and append rows ``data`` (``last`` also closes the final, partial chunk)."""
+        first = (self.ds.shape[0] - len(self.carry)) // self.layout.rows
+        blocks, self.carry = self.layout.cut(self.carry, data, last)
+        self.put(Piece(first, self.layout.encode(blocks), self.ds.shape[0] + len(data)))
+
+
 class _Ragged:
     """``frames (F, 2, 25, 3)`` + ``offsets (N + 1,)``: item ``i`` is ``frames[offsets[i]:offsets[i+1]]``."""
 
-    def __init__(self, group: h5py.Group):
-        self.frames = _growing(group, "frames", FRAME_SHAPE, np.float32, (FRAME_CHUNK, *FRAME_SHAPE))
-        self.offsets = _growing(group, "offsets", (), np.int64, (4096,), compress=False)
+    def __init__(self, f: h5py.File, frames: Layout, group: str = ""):
+        self.frames = _Chunked(f, frames)
+        self.offsets = _growing(f, f"{group}offsets", (), np.int64, (4096,), compress=False)
         _append(self.offsets, np.zeros(1, dtype=np.int64))
 
-    def append(self, frames: np.ndarray, lengths: np.ndarray) -> None:
-        """Append items whose frames are concatenated in ``frames`` ``(sum(lengths), 2, 25, 3)``."""
-        end = int(self.offsets[-1])
-        _append(self.frames, frames)
-        _append(self.offsets, end + np.cumsum(np.asarray(lengths, dtype=np.int64)))
+    def extend(self, lengths: np.ndarray) -> None:
+        """Record items of ``lengths`` frames (their frames are appended separately)."""
+        _append(self.offsets, int(self.offsets[-1]) + np.cumsum(np.asarray(lengths, dtype=np.int64)))
 
 
 class SkeletonWriter:
-    """Writes ``skeletons.h5``: ``raw/frames``, ``raw/offsets``, ``ready``, ``labels``, ``keys``, averages."""
+    """Writes ``skeletons.h5``: ``raw/frames``, ``raw/offsets``, ``ready``, ``labels``, ``keys``, averages.
 
-    def __init__(self, f: h5py.File, dataset: str, profile: dict, ready_shape: tuple = READY_SHAPE):
+    Samples come as arrays (:meth:`append`) or as chunks compressed elsewhere
+    (:meth:`append_encoded`); a file is written one way or the other, not both.
+    """
+
+    def __init__(self, f: h5py.File, dataset: str, profile: dict, ready_shape: tuple):
         f.attrs["dataset"] = dataset
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["profile"] = json.dumps(profile, sort_keys=True)
         self.f = f
-        self.raw = _Ragged(f.create_group("raw"))
-        self.ready = _growing(f, "ready", ready_shape, np.float32, (1, *ready_shape))
+        layouts = skeleton_layouts(ready_shape)
+        self.raw = _Ragged(f, layouts["frames"], "raw/")
+        self.ready = _Chunked(f, layouts["ready"])
         self.labels = _growing(f, "labels", (), np.int64, (4096,), compress=False)
         self.keys = _growing(f, "keys", (), STRING, (4096,), compress=False)
 
-    def append(self, frames: np.ndarray, lengths: np.ndarray, ready: np.ndarray, labels, keys) -> None:
-        """Append ``n`` samples: raw ``frames`` ``(sum(lengths), 2, 25, 3)``, ``ready`` ``(n, 3, T, 25, 2)``."""
-        if not (len(lengths) == len(ready) == len(labels) == len(keys)):
+    def _index(self, lengths: np.ndarray, labels, keys) -> None:
+        if not (len(lengths) == len(labels) == len(keys)):
             raise ValueError("append: lengths, ready, labels and keys must have one entry per sample")
-        self.raw.append(frames, lengths)
-        _append(self.ready, ready)
+        self.raw.extend(lengths)
         _append(self.labels, np.asarray(labels, dtype=np.int64))
         _append(self.keys, np.asarray(list(keys), dtype=object))
+
+    def append(self, frames: np.ndarray, lengths: np.ndarray, ready: np.ndarray, labels, keys) -> None:
+        """Append ``n`` samples: raw ``frames`` ``(sum(lengths), 2, 25, 3)``, ``ready`` ``(n, 3, T, 25, 2)``."""
+        if len(ready) != len(lengths):
+            raise ValueError("append: lengths, ready, labels and keys must have one entry per sample")
+        self._index(lengths, labels, keys)
+        self.raw.frames.append(frames)
+        self.ready.append(ready)
+
+    def append_encoded(self, lengths: np.ndarray, labels, keys, frames: Piece, ready: Piece) -> None:
+        """Append ``n`` samples whose raw frames and ready tensors are already chunked and compressed."""
+        if ready.end - self.ready.ds.shape[0] != len(lengths):
+            raise ValueError("append_encoded: ready must hold one chunk per sample")
+        self._index(lengths, labels, keys)
+        self.raw.frames.put(frames)
+        self.ready.put(ready)
+
+    def close(self) -> None:
+        """Close the final partial chunk of rows given as arrays."""
+        self.raw.frames.append(self.raw.frames.layout.empty(), last=True)
 
     def set_average(self, benchmark: str, mean: np.ndarray) -> None:
         """Store ``average_motion/<benchmark>`` ``(3, T, 25, 2)`` float32."""
@@ -89,32 +145,54 @@ class VideoWriter:
     def __init__(self, f: h5py.File, dataset: str):
         f.attrs["dataset"] = dataset
         f.attrs["format_version"] = FORMAT_VERSION
-        self.videos = _Ragged(f)
-        self.labels = _growing(f, "labels", (), np.int16, (4096,))
+        self.videos = _Ragged(f, VIDEO_LAYOUTS["frames"])
+        self.labels = _Chunked(f, VIDEO_LAYOUTS["labels"])
         self.names = _growing(f, "names", (), STRING, (1024,), compress=False)
+
+    def _index(self, lengths: np.ndarray, names) -> None:
+        if len(lengths) != len(names):
+            raise ValueError("append: frames/labels or lengths/names disagree in length")
+        self.videos.extend(lengths)
+        _append(self.names, np.asarray(list(names), dtype=object))
 
     def append(self, frames: np.ndarray, lengths: np.ndarray, labels: np.ndarray, names) -> None:
         """Append videos: ``frames`` ``(sum(lengths), 2, 25, 3)`` and ``labels`` ``(sum(lengths),)``."""
-        if len(frames) != len(labels) or len(lengths) != len(names):
+        if len(frames) != len(labels):
             raise ValueError("append: frames/labels or lengths/names disagree in length")
-        self.videos.append(frames, lengths)
-        _append(self.labels, np.asarray(labels, dtype=np.int16))
-        _append(self.names, np.asarray(list(names), dtype=object))
+        self._index(lengths, names)
+        self.videos.frames.append(frames)
+        self.labels.append(np.asarray(labels, dtype=np.int16))
+
+    def append_encoded(self, lengths: np.ndarray, names, frames: Piece, labels: Piece) -> None:
+        """Append videos whose frames and labels are already chunked and compressed."""
+        self._index(lengths, names)
+        self.videos.frames.put(frames)
+        self.labels.put(labels)
+
+    def close(self) -> None:
+        """Close the final partial chunks of rows given as arrays."""
+        self.videos.frames.append(VIDEO_LAYOUTS["frames"].empty(), last=True)
+        self.labels.append(VIDEO_LAYOUTS["labels"].empty(), last=True)
 
 
 @contextmanager
 def skeleton_writer(path: str | os.PathLike, dataset: str, profile: dict,
-                    ready_shape: tuple = READY_SHAPE) -> Iterator[SkeletonWriter]:
-    """Open a :class:`SkeletonWriter` on a temporary file renamed to ``path`` on success."""
+                    ready_shape: tuple) -> Iterator[SkeletonWriter]:
+    """Open a :class:`SkeletonWriter` (``ready`` samples ``(C, T, V, M)`` = ``ready_shape``) on a
+    temporary file renamed to ``path`` on success."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        yield SkeletonWriter(f, dataset, profile, ready_shape)
+        writer = SkeletonWriter(f, dataset, profile, ready_shape)
+        yield writer
+        writer.close()
 
 
 @contextmanager
 def video_writer(path: str | os.PathLike, dataset: str) -> Iterator[VideoWriter]:
     """Open a :class:`VideoWriter` on a temporary file renamed to ``path`` on success."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        yield VideoWriter(f, dataset)
+        writer = VideoWriter(f, dataset)
+        yield writer
+        writer.close()
 
 
 def check_self_contained(f: h5py.File) -> None:

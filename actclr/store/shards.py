@@ -3,14 +3,18 @@
 A split's samples are permuted with ``numpy.random.default_rng(shard_seed)`` and cut into
 ``min(128, ceil(n / 64))`` shards whose sizes differ by at most one, so shards can be dealt out
 whole to GPUs x loader workers. Tar members carry a fixed mtime (0) and owner, so the same
-samples and seed give byte-identical shards.
+samples and seed give byte-identical shards. They are written with the standard library's
+``tarfile`` exactly as ``webdataset.TarWriter(user="actclr", group="actclr", mtime=0)`` writes
+them (same encoders, same member order, same headers), without importing webdataset (and torch).
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
+import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +59,54 @@ def make_sample(row: dict, index: int, ready: np.ndarray) -> dict:
             LABEL: int(row["label"]), META: meta}
 
 
+def encode_sample(sample: dict) -> list:
+    """``[(member name, bytes)]`` of a :func:`make_sample` sample, in tar order (sorted by member):
+    ``cls`` as ASCII digits, ``json`` as ``json.dumps``, ``skeleton.npy`` as an ``.npy`` file."""
+    encoded = {LABEL: str(int(sample[LABEL])).encode("ascii"), META: json.dumps(sample[META]).encode("utf-8")}
+    npy = io.BytesIO()
+    np.lib.format.write_array(npy, np.asarray(sample[SKELETON]), allow_pickle=False)
+    encoded[SKELETON] = npy.getvalue()
+    return [(f"{sample['__key__']}.{member}", encoded[member]) for member in sorted(encoded)]
+
+
+class _Hashing(io.RawIOBase):
+    """A write-only file that passes bytes on to ``f`` and hashes them."""
+
+    def __init__(self, f):
+        self.f, self.sha = f, hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.sha.update(data)
+        return self.f.write(data)
+
+
+def write_shard(path: str | os.PathLike, samples: Iterable[dict]) -> str:
+    """Write ``samples`` (:func:`make_sample` dicts) as the tar ``path`` (temporary name, then
+    renamed); returns its sha256."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        hashing = _Hashing(f)
+        with tarfile.open(fileobj=hashing, mode="w|") as tar:
+            for sample in samples:
+                for name, data in encode_sample(sample):
+                    info = tarfile.TarInfo(name)
+                    info.size, info.mtime, info.mode = len(data), 0, 0o444
+                    info.uname = info.gname = "actclr"
+                    tar.addfile(info, io.BytesIO(data))
+    return hashing.sha.hexdigest()
+
+
+def write_index(directory: str | os.PathLike, benchmark: str, split: str, sizes: list, seed: int) -> dict:
+    """Write ``<split>.json``, the index of the split's shards of ``sizes`` samples; returns it."""
+    shards = [{"url": shard_name(split, i), "num_samples": size} for i, size in enumerate(sizes)]
+    index = {"benchmark": benchmark, "split": split, "num_samples": sum(sizes), "shard_seed": seed,
+             "shards": shards}
+    write_json(Path(directory) / f"{split}.json", index)
+    return index
+
+
 def write_split(directory: str | os.PathLike, benchmark: str, split: str, samples: Iterable[dict],
                 num_samples: int, seed: int) -> dict:
     """Write ``samples`` (in shard order, ``num_samples`` of them) as ``<split>-NNNNNN.tar`` + ``<split>.json``.
@@ -62,25 +114,14 @@ def write_split(directory: str | os.PathLike, benchmark: str, split: str, sample
     Each tar is written under a temporary name and renamed when full; the index comes last.
     Returns the index dict.
     """
-    import webdataset as wds  # imports torch: only writers pay for it (info, verify, pull start faster)
-
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     stream: Iterator[dict] = iter(samples)
-    shards = []
-    for i, size in enumerate(shard_sizes(num_samples)):
-        name = shard_name(split, i)
-        with (atomic_path(directory / name) as tmp, open(tmp, "wb") as f,
-              wds.TarWriter(f, user="actclr", group="actclr", mtime=0) as writer):
-            for _ in range(size):
-                writer.write(next(stream))
-        shards.append({"url": name, "num_samples": size})
+    sizes = shard_sizes(num_samples)
+    for i, size in enumerate(sizes):
+        write_shard(directory / shard_name(split, i), (next(stream) for _ in range(size)))
     if next(stream, None) is not None:
         raise ValueError(f"{benchmark}/{split}: more samples than the {num_samples} announced")
-    index = {"benchmark": benchmark, "split": split, "num_samples": num_samples, "shard_seed": seed,
-             "shards": shards}
-    write_json(directory / f"{split}.json", index)
-    return index
+    return write_index(directory, benchmark, split, sizes, seed)
 
 
 @dataclass(frozen=True)
