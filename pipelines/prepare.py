@@ -42,6 +42,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pyarrow as pa
 
 import actclr
@@ -276,13 +277,15 @@ def _check_order(keys: list, last: str, where: str) -> None:
 @dataclass
 class _Books:
     """What the main process keeps of the chunks: the manifest, average motions, reports, and
-    where each sample's ready tensor is (``places[i] = (chunk .bin file, position)``)."""
+    where each sample's ready tensor is: ``data[c]`` is chunk ``c``'s ``.bin`` file, ``places[i]``
+    ``(chunk, position)`` that of manifest row ``i`` (``(N, 2)`` int64)."""
 
     table: pa.Table
     averages: dict
     bad: list
     skipped: list
-    places: list
+    data: list
+    places: np.ndarray
 
 
 def _write_arrays(out: Path, spec: DatasetSpec, profile: dict, shape: tuple, chunks: Iterable, total: int,
@@ -290,7 +293,7 @@ def _write_arrays(out: Path, spec: DatasetSpec, profile: dict, shape: tuple, chu
     """Store the chunks' compressed bytes in the HDF5 files and keep their books."""
     manifest = ManifestBuilder(spec, profile)
     sums = {b: MeanAccumulator(shape) for b in spec.benchmarks}
-    bad, skipped, places, last = [], [], [], ""
+    bad, skipped, data, places, last = [], [], [], [], ""
     reporter.progress("convert", 0, total)
     with ExitStack() as stack:
         writer = stack.enter_context(skeleton_writer(out / "skeletons.h5", spec.name, profile, shape))
@@ -307,14 +310,16 @@ def _write_arrays(out: Path, spec: DatasetSpec, profile: dict, shape: tuple, chu
             if videos is not None:
                 videos.append_encoded(chunk.video_lengths, chunk.video_names, chunk.pieces["video_frames"],
                                       chunk.pieces["video_labels"])
-            places += [(chunk.data, i) for i in range(len(keys))]
+            places.append(np.stack([np.full(len(keys), len(data)), np.arange(len(keys))], axis=1))
+            data.append(chunk.data)
             bad += chunk.bad
             skipped += chunk.skipped
             reporter.progress("convert", done, total)
         averages = {b: acc.mean() for b, acc in sums.items()}
         for b, mean in averages.items():
             writer.set_average(b, mean)
-    return _Books(manifest.table(), averages, bad, skipped, places)
+    where = np.concatenate(places).astype(np.int64) if places else np.zeros((0, 2), np.int64)
+    return _Books(manifest.table(), averages, bad, skipped, data, where)
 
 
 def _shard_tasks(out: Path, books: _Books, benchmarks: list, seed: int, shape: tuple) -> Iterator[ShardTask]:
@@ -326,7 +331,8 @@ def _shard_tasks(out: Path, books: _Books, benchmarks: list, seed: int, shape: t
             for i, size in enumerate(shard_sizes(len(order))):
                 rows = order[lo:lo + size]
                 fields = books.table.select(list(JSON_FIELDS)).take(rows).to_pylist()
-                members = tuple((row, int(r), *books.places[r]) for row, r in zip(fields, rows.tolist()))
+                members = tuple((row, int(r), books.data[c], int(p))
+                                for row, r, (c, p) in zip(fields, rows.tolist(), books.places[rows].tolist()))
                 yield ShardTask(str(out / "shards" / b / shard_name(split, i)), members, shape)
                 lo += size
 
