@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from actclr.constants import BACKGROUND
 from actclr.profiles import Profile, get_profile
 from actclr.registry import get_dataset
 from actclr.skeleton import FRAME_SHAPE, RawSkeleton, ready_shape
@@ -37,7 +38,6 @@ from .ntu import parse_ntu
 from .pkummd import clip_rows, parse_pkummd_labels, parse_pkummd_skeleton, pkummd_clips
 from .sources import VideoFiles
 
-BACKGROUND = -1
 #: Longest pause between two looks for the previous chunk's tail (seconds).
 _MAX_POLL = 0.05
 
