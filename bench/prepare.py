@@ -15,7 +15,9 @@ the main process's). CPU per sample does not depend on what else runs on the mac
 time: it is the primary number, with the load average printed beside every run. The NTU120
 projection on ``c`` cores uses the measured per-sample costs: the main process's work ``m`` is
 serial, the workers' ``w`` is shared by ``c`` cores, and the two overlap, so
-``T(c) ~ N * max(m, w / c)`` (``N * (m + w / c)`` if they did not overlap).
+``T(c) ~ f + N * max(m, w / c)`` (``f + N * (m + w / c)`` if they did not overlap), with ``m`` and
+``w`` the marginal costs (the slope of CPU time between the two tree sizes) and ``f`` the fixed
+start-up (imports, process start; the intercept).
 
     python bench/prepare.py [--per-class 25] [--small-per-class 6] [--workers 2] [--repeats 1]
 """
@@ -125,20 +127,35 @@ def _ms(seconds: float | None, samples: int) -> str:
     return "n/a" if seconds is None else f"{1000 * seconds / samples:.2f}"
 
 
+def _costs(small: dict, large: dict, key: str) -> tuple[float, float] | None:
+    """``(marginal ms per sample, fixed seconds)`` of CPU ``key`` from the two tree sizes: the slope
+    and intercept of CPU time against samples (imports and process start-up are the fixed part)."""
+    if small[key] is None or large[key] is None:
+        return None
+    slope = (large[key] - small[key]) / (large["samples"] - small["samples"])
+    return 1000 * slope, small[key] - slope * small["samples"]
+
+
 def _summary(runs: dict, workers: int) -> dict:
     one, many = runs["large, 1 worker"], runs[f"large, {workers} workers"]
     reader, small = runs["line-by-line float() reader"], runs[f"small, {workers} workers"]
-    n = many["samples"]
-    main_ms = 1000 * many["main_cpu_s"] / n
-    worker_ms = None if many["worker_cpu_s"] is None else 1000 * many["worker_cpu_s"] / n
+    main, work = _costs(small, many, "main_cpu_s"), _costs(small, many, "worker_cpu_s")
     projection = {}
-    if worker_ms is not None:
+    if work is not None:
+        (m, main_fixed), (w, work_fixed) = main, work
+        fixed = main_fixed + work_fixed / workers       # the workers start in parallel
         for cores in PROJECTION_CORES:
-            projection[cores] = {"overlapped_s": NTU120_SAMPLES * max(main_ms, worker_ms / cores) / 1000,
-                                 "serial_plus_parallel_s": NTU120_SAMPLES * (main_ms + worker_ms / cores) / 1000}
+            projection[cores] = {"overlapped_s": fixed + NTU120_SAMPLES * max(m, w / cores) / 1000,
+                                 "serial_plus_parallel_s": fixed + NTU120_SAMPLES * (m + w / cores) / 1000}
     return {
-        "main_cpu_ms_per_sample": main_ms, "worker_cpu_ms_per_sample": worker_ms,
+        "main_cpu_ms_per_sample": 1000 * many["main_cpu_s"] / many["samples"],
+        "worker_cpu_ms_per_sample": None if many["worker_cpu_s"] is None else
+        1000 * many["worker_cpu_s"] / many["samples"],
+        "main_marginal_ms_per_sample": main[0], "main_fixed_s": main[1],
+        "worker_marginal_ms_per_sample": None if work is None else work[0],
+        "worker_fixed_s": None if work is None else work[1],
         "one_worker_cpu_ms_per_sample": 1000 * one["main_cpu_s"] / one["samples"],
+        "one_worker_marginal_ms_per_sample": _costs(runs["small, 1 worker"], one, "main_cpu_s")[0],
         "speedup_workers_wall": one["seconds"] / many["seconds"],
         "line_reader_vs_one_worker_wall": reader["seconds"] / one["seconds"],
         "line_reader_vs_one_worker_cpu": reader["main_cpu_s"] / one["main_cpu_s"],
@@ -161,21 +178,29 @@ def _print(console: Console, runs: dict, summary: dict, workers: int, megabytes:
                       f"{r['main_rss_mib']:.0f}", f"{r['load_before']:.2f}/{r['load_after']:.2f}")
     console.print(table)
     s = summary
-    console.print(f"main process CPU {s['main_cpu_ms_per_sample']:.2f} ms/sample, workers "
-                  f"{'n/a' if s['worker_cpu_ms_per_sample'] is None else format(s['worker_cpu_ms_per_sample'], '.2f')}"
-                  f" ms/sample ({workers} workers); 1 worker: {s['one_worker_cpu_ms_per_sample']:.2f} ms/sample")
+    na = "n/a"
+    console.print(f"CPU per sample, all in (large tree): main process {s['main_cpu_ms_per_sample']:.2f} ms, workers "
+                  f"{na if s['worker_cpu_ms_per_sample'] is None else format(s['worker_cpu_ms_per_sample'], '.2f')}"
+                  f" ms ({workers} workers); 1 worker: {s['one_worker_cpu_ms_per_sample']:.2f} ms")
+    console.print(f"marginal CPU per sample (slope between the two sizes; start-up excluded): main process "
+                  f"{s['main_marginal_ms_per_sample']:.2f} ms (+ {s['main_fixed_s']:.1f} s fixed), workers "
+                  + (na if s["worker_marginal_ms_per_sample"] is None else
+                     f"{s['worker_marginal_ms_per_sample']:.2f} ms (+ {s['worker_fixed_s']:.1f} s fixed)")
+                  + f"; 1 worker: {s['one_worker_marginal_ms_per_sample']:.2f} ms")
     console.print(f"wall speed-up with {workers} workers: {s['speedup_workers_wall']:.2f}x; 1 worker end to end vs "
                   f"the line-by-line float() reader (parse only): {s['line_reader_vs_one_worker_wall']:.2f}x wall, "
                   f"{s['line_reader_vs_one_worker_cpu']:.2f}x CPU")
     console.print(f"main peak RSS large/small: {s['rss_ratio_large_vs_small']:.2f} for "
                   f"{s['samples_ratio_large_vs_small']:.1f}x the samples; torch imported: {s['imports_torch']}")
     if s["projection"]:
-        m, w = s["main_cpu_ms_per_sample"], s["worker_cpu_ms_per_sample"]
-        console.print(f"NTU120 projection, T(c) = N * max(m, w / c) with N = {NTU120_SAMPLES}, m = {m:.2f} ms, "
-                      f"w = {w:.2f} ms  [N * (m + w / c) if nothing overlapped]:")
+        m, w = s["main_marginal_ms_per_sample"], s["worker_marginal_ms_per_sample"]
+        fixed = s["main_fixed_s"] + s["worker_fixed_s"] / workers
+        console.print(f"NTU120 projection, T(c) = f + N * max(m, w / c) with N = {NTU120_SAMPLES}, m = {m:.2f} ms, "
+                      f"w = {w:.2f} ms (marginal), f = {fixed:.1f} s  [f + N * (m + w / c) if nothing overlapped]:",
+                      markup=False)
         for cores, p in s["projection"].items():
             console.print(f"  {cores:>3} cores: {p['overlapped_s'] / 60:.1f} min  "
-                          f"[{p['serial_plus_parallel_s'] / 60:.1f} min]")
+                          f"[{p['serial_plus_parallel_s'] / 60:.1f} min]", markup=False)
 
 
 @click.command()
