@@ -9,11 +9,18 @@ tool can set back), so a file fixed in place is re-hashed even if its mtime was 
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from actclr.store.atomic import write_json
 from actclr.store.checksums import sha256_file
+
+
+def _key(path) -> str:
+    """The memo key of ``path``: its absolute path (no symlinks resolved: a file's identity is
+    checked by its stamp, which holds the inode, and resolving costs a system call per component)."""
+    return os.path.abspath(path)
 
 
 def _stamp(path: Path) -> list:
@@ -33,7 +40,7 @@ def load_memo(memo: Path) -> dict:
 def file_digests(paths: list, memo: dict, threads: int = 4) -> dict:
     """``{path: sha256}`` of ``paths``, reusing ``memo`` entries whose stamp still matches; ``memo``
     is updated in place. Files are hashed on ``threads`` threads (hashlib releases the GIL)."""
-    keys = {path: str(Path(path).resolve()) for path in paths}
+    keys = {path: _key(path) for path in paths}
     stamps = {path: _stamp(Path(path)) for path in paths}
     stale = [p for p in paths if (memo.get(keys[p]) or [None])[:-1] != stamps[p]]
     with ThreadPoolExecutor(max(1, threads)) as pool:
@@ -44,5 +51,5 @@ def file_digests(paths: list, memo: dict, threads: int = 4) -> dict:
 
 def save_memo(memo_path: Path, memo: dict, keep: list) -> None:
     """Write the entries of ``memo`` for the files ``keep`` (atomically)."""
-    wanted = {str(Path(p).resolve()) for p in keep}
+    wanted = {_key(p) for p in keep}
     write_json(memo_path, {key: value for key, value in memo.items() if key in wanted})
