@@ -19,7 +19,6 @@ twice is identical.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -182,12 +181,12 @@ def previous_tail(task: ChunkTask, names: dict) -> dict:
     if task.index == 0:
         return {name: (0, layout.empty()) for name, layout in names.items()}
     path = tail_path(task.out, task.index - 1, task.previous)
-    parent, pause = os.getppid(), 0.001
+    parent, pause = multiprocessing.parent_process(), 0.001
     while (tail := load_tail(path)) is None:
-        if multiprocessing.parent_process() is None:
+        if parent is None:
             raise RuntimeError(f"{path}: missing; chunk {task.index - 1} was not converted before chunk {task.index}")
-        if os.getppid() != parent:
-            raise RuntimeError(f"chunk {task.index}: the prepare process is gone")
+        if not parent.is_alive():        # the prepare process was killed: leave instead of waiting forever
+            raise RuntimeError(f"chunk {task.index}: the prepare process (pid {parent.pid}) is gone")
         time.sleep(pause)
         pause = min(2 * pause, _MAX_POLL)
     return tail
