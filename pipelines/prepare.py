@@ -293,7 +293,11 @@ def _write_arrays(out: Path, spec: DatasetSpec, profile: dict, shape: tuple, chu
     """Store the chunks' compressed bytes in the HDF5 files and keep their books."""
     manifest = ManifestBuilder(spec, profile)
     sums = {b: MeanAccumulator(shape) for b in spec.benchmarks}
-    bad, skipped, data, places, last = [], [], [], [], ""
+    bad: list = []
+    skipped: list = []
+    data: list[str] = []
+    places: list[np.ndarray] = []
+    last = ""
     reporter.progress("convert", 0, total)
     with ExitStack() as stack:
         writer = stack.enter_context(skeleton_writer(out / "skeletons.h5", spec.name, profile, shape))
