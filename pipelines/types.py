@@ -3,10 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actclr.skeleton import RawSkeleton
-
-__all__ = ["LabelRow", "RawSkeleton"]   # RawSkeleton re-exported for actclr.eval.segmentation (moves with issue 13)
-
 
 @dataclass(frozen=True)
 class LabelRow:

@@ -7,14 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actclr.pipelines.types import RawSkeleton
 from actclr.profiles import DEFAULT_PROFILE, PROFILES, get_profile, list_profiles
 from actclr.profiles.denoise import assign_actors, rank_bodies
 from actclr.profiles.resample import linear_resize
 from actclr.profiles.rotation import align_shoulders_y
 from actclr.profiles.stgcn50 import center_crop
 from actclr.profiles.tracks import group_by_id
-from actclr.skeleton import CENTER, EDGES, LEFT_SHOULDER, RIGHT_SHOULDER, SPINE_MID
+from actclr.skeleton import CENTER, EDGES, LEFT_SHOULDER, RIGHT_SHOULDER, SPINE_MID, RawSkeleton
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 A058 = "S001C003P008R002A058"

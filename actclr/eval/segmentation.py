@@ -34,8 +34,8 @@ from actclr.eval.linear import train_probe
 from actclr.eval.metrics import confusion_matrix, segmentation_metrics
 from actclr.eval.recipes import LINEAR_RECIPE, SGDRecipe
 from actclr.models.encoder import Encoder
-from actclr.pipelines.types import RawSkeleton
 from actclr.profiles import Profile, get_profile
+from actclr.skeleton import RawSkeleton
 from actclr.store.hdf5 import open_h5, read_strings
 
 
