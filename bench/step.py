@@ -28,7 +28,7 @@ processes on a shared machine disturb far less than wall time; wall time is in t
 
     python bench/step.py [--batch 32] [--repeats 3] [--threads 1] [--branches 1,2,3 --branches 2]
                          [--device cpu|cuda] [--out FILE] [--whole/--no-whole] [--whole-batch 8]
-                         [--whole-steps 10] [--width demo --width full] [--compile]
+                         [--whole-steps 10] [--width demo --width full] [--compile] [--no-phases]
 """
 from __future__ import annotations
 
@@ -310,7 +310,7 @@ def bench_whole(phase: str, width: str, batch: int, steps: int, variants: tuple,
         result["variants"][name] = {"cpu_ms": ms, "wall_ms": 1e3 * statistics.median(wall[name]),
                                     "samples_per_s": 1e3 * batch / ms}
     base = result["variants"][variants[0]]["cpu_ms"]
-    for name, r in result["variants"].items():
+    for r in result["variants"].values():
         r["speedup"] = base / r["cpu_ms"]
     if "compiled" in runs:
         compile_s = first["compiled"] - first["default"]
@@ -351,6 +351,8 @@ def whole_table(rows: list, threads: int) -> Table:
 @click.option("--device", type=click.Choice(("cpu", "cuda")), default="cpu", show_default=True,
               help="Where the step runs.")
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
+@click.option("--phases/--no-phases", default=True, show_default=True,
+              help="Time the phases of the ActCLR step for each branch set.")
 @click.option("--whole/--no-whole", default=True, show_default=True,
               help="Also time whole demo-recipe steps, graph convs as before against the default.")
 @click.option("--whole-batch", default=8, show_default=True, help="Batch of the whole steps.")
@@ -360,7 +362,7 @@ def whole_table(rows: list, threads: int) -> Table:
 @click.option("--compile", "compiled", is_flag=True,
               help="Whole steps also with torch.compile'd backbones (cold compiles: minutes per phase).")
 def main(batch: int, repeats: int, threads: int, queue: int, branch_sets: tuple, device: str, out: Path,
-         whole: bool, whole_batch: int, whole_steps: int, widths: tuple, compiled: bool) -> None:
+         phases: bool, whole: bool, whole_batch: int, whole_steps: int, widths: tuple, compiled: bool) -> None:
     torch.set_num_threads(threads)
     try:
         dev = select_device(device)
@@ -368,7 +370,7 @@ def main(batch: int, repeats: int, threads: int, queue: int, branch_sets: tuple,
         raise click.ClickException(str(err)) from None
     console = Console()
     load = os.getloadavg()
-    runs = [bench_branches(b, batch, repeats, threads, queue, dev, console) for b in branch_sets]
+    runs = [bench_branches(b, batch, repeats, threads, queue, dev, console) for b in branch_sets] if phases else []
     steps: list = []
     if whole:
         variants = ("before", "default", "compiled") if compiled else ("before", "default")

@@ -221,7 +221,8 @@ def test_dense_aggregation_equals_the_partition_products(c_in, c_out):
     for name, actual, expected in zip(("output", "input", "importance", "weight", "bias"), *results):
         scale = expected.abs().max()
         assert scale > 0.1, name
-        torch.testing.assert_close(actual, expected, rtol=1e-5, atol=2e-5 * scale.item(), msg=lambda m, n=name: f"{n}: {m}")
+        torch.testing.assert_close(actual, expected, rtol=1e-5, atol=2e-5 * scale.item(),
+                                   msg=lambda m, n=name: f"{n}: {m}")
 
 
 def test_auto_aggregation_is_chosen_per_block():
