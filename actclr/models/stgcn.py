@@ -117,7 +117,8 @@ class _Aggregate(torch.autograd.Function):
 AGGREGATIONS = ("auto", "partitions", "dense")
 #: ``auto`` uses ``dense`` up to this ``C_in * C_out``. Measured on CPU (1 thread, batch 16, forward
 #: + backward of one graph conv): dense 4x faster at 3->8 channels, 2.8x at 8->8, 2.6x at 3->16,
-#: 1.5x at 8->16, 0.75x at 16->16 and slower the wider the block (see docs/training.md).
+#: 1.5x at 8->16, 0.75x at 16->16 and slower the wider the block (docs/method.md, "How it is
+#: computed"; whole steps: docs/training.md).
 DENSE_MAX_CHANNEL_PRODUCT = 128
 
 
