@@ -11,6 +11,8 @@ STREAMS = ("joint", "motion", "bone")
 DEVICES = ("auto", "cpu", "cuda")
 #: What a frozen encoder gives an evaluation: the 256-d pooled backbone feature or the projector output.
 FEATURES = ("backbone", "embed")
+#: Where a frozen encoder's feature map is pooled (paper Fig. 3): globally, over the actionlet, over the rest.
+REGIONS = ("whole", "actionlet", "non_actionlet")
 #: Actionlet smoothing over the skeleton (:func:`actclr.methods.actionlet.actionlet_mask`).
 SMOOTHING = ("graph", "parts", "none")
 #: How an actionlet map becomes a mask.

@@ -1,12 +1,18 @@
-"""Scoring actionlet masks against synthetic ground truth (pure parts)."""
+"""Scoring actionlet masks against synthetic ground truth (pure parts); region pooling (Fig. 3)."""
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
+import torch
+from methods_helpers import batch, tiny_encoder
 
+from actclr.constants import REGIONS
 from actclr.eval.actionlets import joint_masks, mask_share, read_ground_truth, score_actionlets
+from actclr.eval.features import region_features
+from actclr.methods.actionlet import actionlet_mask
+from actclr.methods.anchor import DatasetAnchor
 
 
 def test_mask_share_and_empty_mask():
@@ -55,3 +61,27 @@ def test_read_ground_truth_errors_name_the_file(tmp_path):
     bad.write_text(json.dumps({"labels": []}))
     with pytest.raises(ValueError, match="bad.json"):
         read_ground_truth(bad)
+
+
+
+def test_region_features_split_global_pooling_into_actionlet_and_the_rest():
+    torch.manual_seed(0)
+    encoder, x = tiny_encoder(), batch(n=6)
+    anchor = DatasetAnchor(x.mean(0))
+    with torch.no_grad():  # train-mode BN: the untrained running statistics would flatten the map
+        pooled = {region: region_features(encoder, x, anchor, region) for region in REGIONS}
+        fmap = encoder.feature_map(x)
+        mask = actionlet_mask(fmap, encoder.projector, encoder.embed(anchor(x))[0])  # paper defaults
+    assert torch.allclose(pooled["whole"], encoder.pool(fmap))
+    # binary masks: per body, GAP = share_A * mean over A + (1 - share_A) * mean over the rest
+    share = mask.mean((2, 3))  # (N, M)
+    assert set(mask.unique().tolist()) == {0.0, 1.0} and ((share > 0) & (share < 1)).all()
+    per_body_act = (fmap * mask[:, :, None]).sum((3, 4)) / (mask.sum((2, 3))[..., None] + 1e-5)
+    per_body_rest = (fmap * (1 - mask[:, :, None])).sum((3, 4)) / ((1 - mask).sum((2, 3))[..., None] + 1e-5)
+    assert torch.allclose(pooled["actionlet"], per_body_act.mean(1), atol=1e-5)
+    assert torch.allclose(pooled["non_actionlet"], per_body_rest.mean(1), atol=1e-5)
+    recombined = (share[..., None] * per_body_act + (1 - share[..., None]) * per_body_rest).mean(1)
+    assert torch.allclose(recombined, pooled["whole"], atol=1e-4)
+    assert (pooled["actionlet"] - pooled["non_actionlet"]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="region must be one of"):
+        region_features(encoder, x, anchor, "motion")

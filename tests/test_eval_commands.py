@@ -102,6 +102,20 @@ def test_knn_command(synth_dataset, tiny, tmp_path):
     assert metrics["feature_dim"] == TINY["out_channels"] and not metrics["transfer"]
 
 
+def test_knn_and_linear_pool_over_a_region_when_asked(synth_dataset, tiny, tmp_path):
+    common = ("--data", str(synth_dataset), "--benchmark", "xview", "--checkpoint", "random", "--model-config", tiny)
+    scores = {}
+    for region in ("whole", "actionlet", "non_actionlet"):
+        knn = invoke("knn", *common, "--out", str(tmp_path / f"knn-{region}"), "--k", "5", "--primary-k", "5",
+                     "--region", region)
+        assert knn["knobs"]["region"] == region and ("region" in knn["title"]) == (region != "whole")
+        scores[region] = np.load(tmp_path / f"knn-{region}" / "logits.npy")
+    assert not np.allclose(scores["actionlet"], scores["whole"])
+    assert not np.allclose(scores["actionlet"], scores["non_actionlet"])
+    linear = invoke("linear", *common, "--out", str(tmp_path / "linear"), "--epochs", "2", "--region", "actionlet")
+    assert linear["knobs"]["region"] == "actionlet" and linear["feature_dim"] == TINY["out_channels"]
+
+
 def test_finetune_command_semi_supervised(synth_dataset, tiny, tmp_path):
     metrics = invoke("finetune", "--data", str(synth_dataset), "--benchmark", "xview", "--checkpoint", "random",
                      "--model-config", tiny, "--out", str(tmp_path / "ft"), "--epochs", "2", "--batch-size", "16",

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from actclr.eval import holdout
-from actclr.eval.features import Progress, extract_features
+from actclr.eval.features import Progress, Region, extract_features
 from actclr.eval.metrics import topk_accuracy
 from actclr.eval.protocol import Evaluated, score_test
 
@@ -61,23 +61,25 @@ PRIMARY_K = 20
 def knn_evaluation(encoder, dataset, benchmark: str, *, stream: str, device: torch.device,
                    ks: tuple = KNN_KS, t: float = KNN_TEMPERATURE, primary_k: int = PRIMARY_K,
                    feature: str = "backbone", batch_size: int = 256, workers: int = 0,
-                   progress: Progress | None = None) -> Evaluated:
+                   progress: Progress | None = None, region: str = "whole") -> Evaluated:
     """Weighted kNN of the test split (queries) against the whole training split (bank).
 
     Features of un-augmented sequences with the frozen encoder in eval mode: the 256-d backbone
     feature by default, the projector output with ``feature="embed"`` (official monitor). Nothing
     is selected, so no validation part is needed; every ``k`` is reported, ``top1``/``top5`` and
     the saved scores are those of ``primary_k``. ``progress`` sees the feature extraction.
+    ``region`` pools the feature map over ``whole``, ``actionlet`` or ``non_actionlet`` (Fig. 3).
     """
     if primary_k not in ks:
         raise ValueError(f"primary k {primary_k} is not among k = {list(ks)}")
     manifest, num_classes = dataset.manifest, int(dataset.info["num_classes"])
     bank_rows, test_rows = (holdout.require_split(dataset, benchmark, s) for s in ("train", "test"))
+    pooled_over = Region.of(region, dataset, benchmark, stream, device)
 
     def features(rows, part: str):
         return extract_features(encoder, dataset.h5_path, rows, stream=stream, device=device, feature=feature,
                                 batch_size=batch_size, workers=workers, progress=progress,
-                                phase=f"features: {part}")
+                                phase=f"features: {part}", region=pooled_over)
 
     bank, _ = features(bank_rows, "train")
     bank_labels = torch.from_numpy(holdout.labels_of(manifest, bank_rows))

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from actclr.eval import holdout
-from actclr.eval.features import Progress, extract_features
+from actclr.eval.features import Progress, Region, extract_features
 from actclr.eval.fit import fit_classifier, predict, tensor_batches
 from actclr.eval.protocol import Evaluated, record_selection, score_test
 from actclr.eval.recipes import LINEAR_RECIPE, SGDRecipe
@@ -65,16 +65,18 @@ def linear_evaluation(encoder: Encoder, dataset, benchmark: str, *, stream: str,
                       recipe: SGDRecipe = LINEAR_RECIPE, feature: str = "backbone", val_fraction: float = 0.1,
                       seed: int = 0, feature_batch_size: int = 256, workers: int = 0,
                       on_epoch: Callable[[dict], None] | None = None,
-                      progress: Progress | None = None) -> Evaluated:
+                      progress: Progress | None = None, region: str = "whole") -> Evaluated:
     """Linear evaluation of ``encoder`` on ``benchmark`` of a prepared ``dataset`` (module docstring).
-    ``progress`` sees the feature extraction of each part (``features: train`` ...)."""
+    ``progress`` sees the feature extraction of each part (``features: train`` ...). ``region``
+    pools the feature map over ``whole``, ``actionlet`` or ``non_actionlet`` (paper Fig. 3)."""
     manifest, num_classes = dataset.manifest, int(dataset.info["num_classes"])
     splits = holdout.eval_splits(manifest, benchmark, val_fraction, seed)
+    pooled_over = Region.of(region, dataset, benchmark, stream, device)
 
     def features(rows, part: str):
         return extract_features(encoder, dataset.h5_path, rows, stream=stream, device=device, feature=feature,
                                 batch_size=feature_batch_size, workers=workers, progress=progress,
-                                phase=f"features: {part}")
+                                phase=f"features: {part}", region=pooled_over)
 
     train_x, _ = features(splits.train, "train")
     train_y = torch.from_numpy(holdout.labels_of(manifest, splits.train))

@@ -35,6 +35,11 @@ def _epochs(progress: Progress | None, epochs: int) -> Callable[[dict], None] | 
     return lambda row: progress("classifier epochs", row["epoch"], epochs)
 
 
+def _region_title(command: str, region: str) -> str:
+    """``command``, with the pooled region named unless it is the whole skeleton (paper Fig. 3)."""
+    return command if region == "whole" else f"{command}, {region.replace('_', '-')} region"
+
+
 def _finish(out: str | os.PathLike, session: Session, command: str, title: str, knobs: dict, headline: dict,
             evaluated: Evaluated, clock: Stopwatch) -> dict:
     """Write a classifier's ``metrics.json``, summary and test logits; return the metrics."""
@@ -45,23 +50,23 @@ def _finish(out: str | os.PathLike, session: Session, command: str, title: str, 
 
 def linear_run(options: SessionOptions, out: str | os.PathLike, *, recipe: SGDRecipe = LINEAR_RECIPE,
                feature: str = "backbone", val_fraction: float = 0.1, feature_batch_size: int = 256,
-               progress: Progress | None = None) -> dict:
+               region: str = "whole", progress: Progress | None = None) -> dict:
     """``actclr-train linear``: :func:`actclr.eval.linear.linear_evaluation`, test logits saved."""
     clock = Stopwatch()
     s = open_session(options, progress)
     evaluated = linear_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device,
                                   recipe=recipe, feature=feature, val_fraction=val_fraction, seed=options.seed,
                                   feature_batch_size=feature_batch_size, workers=options.workers,
-                                  on_epoch=_epochs(progress, recipe.epochs), progress=progress)
+                                  on_epoch=_epochs(progress, recipe.epochs), progress=progress, region=region)
     knobs = {**recipe.to_dict(), "val_fraction": val_fraction, "seed": options.seed, "feature": feature,
-             "checkpoint": options.checkpoint}
-    return _finish(out, s, "linear", s.title("linear evaluation"), knobs,
+             "region": region, "checkpoint": options.checkpoint}
+    return _finish(out, s, "linear", s.title(_region_title("linear evaluation", region)), knobs,
                    {"linear top-1": evaluated.results["top1"]}, evaluated, clock)
 
 
 def knn_run(options: SessionOptions, out: str | os.PathLike, *, ks: Sequence[int] = KNN_KS,
             primary_k: int = PRIMARY_K, temperature: float = KNN_TEMPERATURE, feature: str = "backbone",
-            batch_size: int = 256, progress: Progress | None = None) -> dict:
+            batch_size: int = 256, region: str = "whole", progress: Progress | None = None) -> dict:
     """``actclr-train knn``: :func:`actclr.eval.knn.knn_evaluation`, the primary k's scores saved."""
     if primary_k not in ks:
         raise SessionError(f"--primary-k {primary_k} is not among --k {','.join(map(str, ks))}")
@@ -69,10 +74,10 @@ def knn_run(options: SessionOptions, out: str | os.PathLike, *, ks: Sequence[int
     s = open_session(options, progress)
     evaluated = knn_evaluation(s.encoder, s.dataset, s.benchmark, stream=s.stream, device=s.device, ks=tuple(ks),
                                t=temperature, primary_k=primary_k, feature=feature, batch_size=batch_size,
-                               workers=options.workers, progress=progress)
+                               workers=options.workers, progress=progress, region=region)
     knobs = {"k": list(ks), "primary_k": primary_k, "temperature": temperature, "feature": feature,
-             "seed": options.seed, "checkpoint": options.checkpoint}
-    return _finish(out, s, "knn", s.title(f"kNN (k={primary_k})"), knobs,
+             "region": region, "seed": options.seed, "checkpoint": options.checkpoint}
+    return _finish(out, s, "knn", s.title(_region_title(f"kNN (k={primary_k})", region)), knobs,
                    {"kNN top-1": evaluated.results["top1"]}, evaluated, clock)
 
 

@@ -16,7 +16,7 @@ import click
 
 from actclr.cli.lists import NumberList
 from actclr.cli.progress import ConsoleProgress
-from actclr.constants import DEVICES, STREAMS
+from actclr.constants import DEVICES, REGIONS, STREAMS
 
 
 def _shared_options() -> list:
@@ -45,6 +45,13 @@ def _shared_options() -> list:
                      help="With --checkpoint random: estimate the BatchNorm statistics on the training split "
                           "(no weight is trained; without it the untrained features are ~1e-6)."),
     ]
+
+
+#: ``--region`` of linear and kNN (paper Fig. 3).
+region_option = click.option(
+    "--region", type=click.Choice(REGIONS), default="whole", show_default=True,
+    help="Pool the feature map over the whole skeleton, or only over the actionlet / non-actionlet "
+         "cells (paper Fig. 3; masks against the training split's average motion, paper defaults).")
 
 
 def encoder_options(command: Callable) -> Callable:

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from actclr.cli.lists import NumberList
-from actclr.cli.train.evaluation import encoder_options, progress_display, show
+from actclr.cli.train.evaluation import encoder_options, progress_display, region_option, show
 from actclr.constants import FEATURES
 
 
@@ -22,7 +22,9 @@ from actclr.constants import FEATURES
               help="backbone: 256-d pooled feature; embed: 128-d projector output (official monitor).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Batch size of the feature extraction.")
-def knn(options, out: Path, ks: tuple, primary_k: int, temperature: float, feature: str, batch_size: int) -> None:
+@region_option
+def knn(options, out: Path, ks: tuple, primary_k: int, temperature: float, feature: str, batch_size: int,
+        region: str) -> None:
     """kNN of the test split against the training split (cosine, weighted vote), un-augmented data.
 
     Writes OUT/metrics.json, OUT/summary.md and the primary k's vote scores (logits.npy + keys.txt).
@@ -31,5 +33,5 @@ def knn(options, out: Path, ks: tuple, primary_k: int, temperature: float, featu
 
     with progress_display() as shown:
         metrics = knn_run(options, out, ks=ks, primary_k=primary_k, temperature=temperature, feature=feature,
-                          batch_size=batch_size, progress=shown.progress)
+                          batch_size=batch_size, region=region, progress=shown.progress)
     show(metrics, out)

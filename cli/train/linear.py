@@ -5,7 +5,14 @@ from pathlib import Path
 
 import click
 
-from actclr.cli.train.evaluation import build_recipe, encoder_options, progress_display, recipe_options, show
+from actclr.cli.train.evaluation import (
+    build_recipe,
+    encoder_options,
+    progress_display,
+    recipe_options,
+    region_option,
+    show,
+)
 from actclr.constants import FEATURES
 from actclr.eval.recipes import LINEAR_RECIPE
 
@@ -17,8 +24,9 @@ from actclr.eval.recipes import LINEAR_RECIPE
               help="backbone: 256-d pooled ST-GCN feature (official); embed: 128-d projector output.")
 @click.option("--feature-batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Batch size of the (one-off) feature extraction.")
+@region_option
 def linear(options, out: Path, epochs: int | None, lr: float | None, batch_size: int | None,
-           milestones: tuple | None, val_fraction: float, feature: str, feature_batch_size: int) -> None:
+           milestones: tuple | None, val_fraction: float, feature: str, feature_batch_size: int, region: str) -> None:
     """Train a linear classifier on frozen features; evaluate the test split once.
 
     Writes OUT/metrics.json, OUT/summary.md, OUT/logits.npy + keys.txt + labels.npy (test split).
@@ -28,5 +36,5 @@ def linear(options, out: Path, epochs: int | None, lr: float | None, batch_size:
     recipe = build_recipe(LINEAR_RECIPE, epochs, lr, batch_size, milestones)
     with progress_display() as shown:
         metrics = linear_run(options, out, recipe=recipe, feature=feature, val_fraction=val_fraction,
-                             feature_batch_size=feature_batch_size, progress=shown.progress)
+                             feature_batch_size=feature_batch_size, region=region, progress=shown.progress)
     show(metrics, out)
