@@ -44,3 +44,17 @@ def test_demo_warmup_compares_with_fresh_keys_and_actclr_keeps_a_slow_teacher():
     assert "batch" in cfg["warmup"]["method"]["bank"]
     # ActCLR's loss has no repulsive term: a fast teacher collapses it within an epoch
     assert cfg["method"]["momentum"] >= 0.999 and "batch" in cfg["method"]["bank"]
+
+
+def test_demo_baseline_is_the_warmup_method_alone_for_the_same_epochs():
+    demo, baseline = build_config(DEMO, {}), build_config("mocov2_synth-xsub_joint_1xcpu_demo", {})
+    script = SCRIPT.read_text()
+    warmup_epochs = int(re.search(r"^WARMUP_EPOCHS=(\d+)", script, re.M).group(1))
+    assert warmup_epochs == demo["warmup"]["epochs"]  # DEMO_EPOCHS + DEMO_BASELINE add it
+    assert baseline["warmup"]["epochs"] == 0
+    assert baseline["train"]["epochs"] == demo["warmup"]["epochs"] + demo["train"]["epochs"]
+    assert baseline["method"] == demo["warmup"]["method"]
+    warm = {**demo["optim"], **demo["warmup"]["optim"]}, {**demo["schedule"], **demo["warmup"]["schedule"]}
+    assert (baseline["optim"], baseline["schedule"]) == warm
+    for section in ("data", "model", "augment", "monitor"):
+        assert baseline[section] == demo[section], section
