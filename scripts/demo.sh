@@ -82,7 +82,7 @@ if [ "$BASELINE" = 1 ]; then
   evaluate baseline-mocov2 "$WORK/baseline-mocov2/encoder.pt"
   RUNS+=("$WORK/baseline-mocov2")
   NAMES+=(baseline-mocov2)
-  TITLE="ActCLR demo: MoCo v2 warm-up + ActCLR vs MoCo v2 alone (same epochs) vs untrained encoder"
+  TITLE="ActCLR demo: ActCLR vs MoCo v2 (same epochs) vs untrained encoder"
 fi
 evaluate random random --model-config "$RECIPE"
 evaluate random-initial-bn random --model-config "$RECIPE" --no-bn-calibration
