@@ -51,3 +51,20 @@ def test_monitor_queries_a_held_out_part_of_the_training_split(synth_dataset):
     assert all(0.0 <= v <= 100.0 for v in result.values())
     with pytest.raises(ValueError, match="no benchmark column 'xset'"):
         KNNMonitor(dataset, "xset", "joint", cfg, seed=0, device=torch.device("cpu"))
+
+
+def test_precise_bn_reads_a_copy_with_statistics_of_the_training_split(synth_dataset):
+    from actclr.models import build_encoder
+
+    dataset = open_dataset(synth_dataset)
+    cfg = {"holdout": 0.25, "k": [1], "temperature": 0.1, "feature": "backbone", "batch_size": 16}
+    plain = KNNMonitor(dataset, "xsub", "joint", cfg, seed=0, device=torch.device("cpu"))
+    precise = KNNMonitor(dataset, "xsub", "joint", {**cfg, "precise_bn": True}, seed=0, device=torch.device("cpu"))
+    torch.manual_seed(0)
+    encoder = build_encoder({"hidden_channels": 4, "out_channels": 8, "projector": None})
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    calibrated = precise.calibrated(encoder)
+    assert all(torch.equal(v, before[k]) for k, v in encoder.state_dict().items())  # the original is untouched
+    stats = calibrated.backbone.data_bn.running_mean
+    assert stats.abs().max() > 1e-3 and before["backbone.data_bn.running_mean"].abs().max() == 0
+    assert precise.evaluate(encoder) == plain.evaluate(calibrated)

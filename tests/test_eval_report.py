@@ -73,3 +73,21 @@ def test_report_command_writes_table_and_pictures(tmp_path):
     for name in ("training_curves.png", "comparison.png"):
         image = imread(out.parent / name)
         assert image.ndim == 3 and min(image.shape[:2]) > 100 and image.std() > 0
+
+
+def test_report_names_a_pretraining_run_the_collapse_guard_flagged(tmp_path):
+    healthy, flagged = _pretrain_run(tmp_path, "healthy"), _pretrain_run(tmp_path, "flagged")
+    rows = [json.loads(line) for line in (flagged / "metrics.jsonl").read_text().splitlines()]
+    rows[1]["guard"] = "watch: key cosine rose from 0.800 to 0.860"
+    rows[2]["guard"] = "collapsing: key cosine rose from 0.800 to 0.940; kNN monitor 24.0 is 23.0 points below"
+    for row in rows:
+        row["phase"] = "main"
+    (flagged / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    runs = [_eval_run(tmp_path, "linear-f", "flagged", {"linear top-1": 5.6}, 1.0), healthy, flagged]
+    out = tmp_path / "report.md"
+    result = CliRunner(env={"COLUMNS": "300"}).invoke(cli, ["report", *map(str, runs), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    note = ("collapse guard: flagged: phase main collapsing from epoch 3: key cosine rose from 0.800 to 0.940; "
+            "kNN monitor 24.0 is 23.0 points below")
+    assert note in " ".join(result.output.split()) and f"- **{note}**" in out.read_text()
+    assert "healthy:" not in result.output

@@ -171,3 +171,50 @@ def test_a_strong_view_and_no_projector_train_end_to_end(synth_dataset, tmp_path
     assert "main phase, method actclr: ActCLR needs an encoder with a projector" in refused.output
     assert "unexpected" not in refused.output
     assert not (tmp_path / "no").exists()
+
+
+#: Guard limits that every phase meets (a 'collapse' at its first monitor reading after the start),
+#: to exercise the trainer's guard hook; the verdicts themselves are tested in test_engine_guard.py.
+ALWAYS_COLLAPSING = ("--set", "monitor.guard_knn_drop=-1000", "--set", "monitor.guard_cosine_rise=-10")
+
+
+def test_guard_warns_in_the_log_and_the_metrics_and_trains_on(synth_dataset, tmp_path):
+    """... and with ``monitor.precise_bn`` encoder.pt has BatchNorm statistics of the training split."""
+    run = tmp_path / "warn"
+    result = pretrain(synth_dataset, run, "--epochs", "2", "--set", "monitor.precise_bn=true", *ALWAYS_COLLAPSING)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert "start_knn_top1@5" in rows[0] and rows[0]["guard"] == "ok"  # one reading: nothing to compare
+    assert rows[1]["guard"].startswith("collapsing: ")
+    assert "guard: phase main (actclr) is collapsing at epoch 2" in " ".join(result.stderr.split())
+    assert not (run / "checkpoints" / "best.pt").exists()
+    exported, trained = load_checkpoint(run / "encoder.pt")["encoder"], trained_state(run)
+    statistics = ("running_mean", "running_var", "num_batches_tracked")
+    assert all(torch.equal(v, trained[f"encoder_q.{k}"]) for k, v in exported.items() if not k.endswith(statistics))
+    key = "backbone.data_bn.running_mean"
+    assert not torch.equal(exported[key], trained[f"encoder_q.{key}"])
+
+
+def test_guard_stop_ends_the_phase_and_keeps_its_best_epoch(synth_dataset, tmp_path):
+    """Warm-up of 4 epochs stopped at epoch 2 (epochs 3-4 skipped), then the main phase from the
+    kept encoder, stopped at its first reading; encoder.pt is the main phase's best state."""
+    run = tmp_path / "stop"
+    result = pretrain(synth_dataset, run, "--epochs", "4", "--set", "warmup.epochs=4",
+                      "--set", "warmup.method.name=mocov2", "--set", "warmup.method.queue_size=128",
+                      "--set", "monitor.guard=stop", *ALWAYS_COLLAPSING)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["epoch"], r["phase"]) for r in rows] == [(1, "warmup"), (2, "warmup"), (5, "main"), (6, "main")]
+    for row in (rows[1], rows[3]):
+        assert row["guard"].startswith("collapsing: ") and "stopped the phase, kept epoch" in row["guard"]
+    assert " ".join(result.stderr.split()).count("guard: stopped phase") == 2
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
+    readings = {4: rows[2]["start_knn_top1@5"], 6: rows[3]["knn_top1@5"]}
+    assert best["phase"] == "main" and best["epoch"] == max(readings, key=lambda e: (readings[e], -e))
+    last = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert last["epoch"] == 8 and last["phase"] == "main"
+    exported = load_checkpoint(run / "encoder.pt")["encoder"]
+    assert all(torch.equal(v, best["method"][f"encoder_q.{k}"]) for k, v in exported.items())
+    again = pretrain(synth_dataset, run, "--epochs", "4", "--set", "warmup.epochs=4",
+                     "--set", "warmup.method.name=mocov2", "--set", "warmup.method.queue_size=128",
+                     "--set", "monitor.guard=stop", "--resume", *ALWAYS_COLLAPSING)
+    assert "all 8 epochs are already trained" in " ".join(again.stderr.split())

@@ -47,6 +47,11 @@ def last_path(run_dir: str | os.PathLike) -> Path:
     return checkpoint_dir(run_dir) / LAST
 
 
+def best_path(run_dir: str | os.PathLike) -> Path:
+    """``RUN/checkpoints/best.pt``: the phase's best epoch by the kNN monitor (``monitor.guard: stop``)."""
+    return checkpoint_dir(run_dir) / "best.pt"
+
+
 def epoch_path(run_dir: str | os.PathLike, epoch: int) -> Path:
     """``RUN/checkpoints/epoch_XXXX.pt`` for a 1-based global epoch."""
     return checkpoint_dir(run_dir) / f"epoch_{epoch:04d}.pt"

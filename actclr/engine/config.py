@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from actclr.constants import DEVICES, FEATURES, STREAMS
+from actclr.engine.guard import GUARD_MODES
 from actclr.resources import shared_path, shipped_yaml
 from actclr.store.atomic import write_bytes
 
@@ -85,6 +86,15 @@ ENGINE_DEFAULTS: dict = {
         "temperature": 0.1,
         "feature": "embed",  # embed (128-d projector, official) | backbone (256-d)
         "batch_size": 256,
+        # re-estimate the query encoder's BatchNorm statistics on the un-augmented training split
+        # for every reading and for RUN/encoder.pt (docs/training.md "Precise BatchNorm statistics")
+        "precise_bn": False,
+        # collapse guard (actclr.engine.guard; docs/training.md "Collapse guard"): off | warn
+        # (log and report a collapsing phase) | stop (also end the phase, keep its best epoch)
+        "guard": "warn",
+        "guard_knn_drop": 10.0,  # kNN monitor points below the phase start
+        "guard_cosine_rise": 0.05,  # with it: mean key cosine above the phase's first epoch
+        "guard_cosine_high": 0.99,  # ... or at least this (keys nearly coincide)
     },
     "warmup": {
         # Optional first phase (e.g. MoCo v2) run before ``method`` in the same schedule; the
@@ -122,6 +132,7 @@ _CHOICES = {
     ("train", "device"): DEVICES,
     ("train", "amp"): ("none", "bf16", "fp16"),
     ("monitor", "feature"): FEATURES,
+    ("monitor", "guard"): GUARD_MODES,
 }
 #: Choices checked per phase (the warm-up phase may override them).
 _PHASE_CHOICES = {"optim": ("sgd", "adam", "adamw"), "schedule": ("step", "cosine")}
@@ -362,6 +373,17 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"'monitor.holdout' must be in [0, 1), got {holdout!r}")
     if cfg["monitor"]["every"] and holdout == 0:
         raise ConfigError("'monitor.every' > 0 needs 'monitor.holdout' > 0 (queries for the kNN monitor)")
+    for key in ("guard_knn_drop", "guard_cosine_rise", "guard_cosine_high"):
+        value = cfg["monitor"][key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"'monitor.{key}' must be a number, got {value!r}")
+    if cfg["monitor"]["precise_bn"] not in (True, False):
+        raise ConfigError(f"'monitor.precise_bn' must be true or false, got {cfg['monitor']['precise_bn']!r}")
+    if cfg["monitor"]["precise_bn"] and not cfg["monitor"]["every"]:
+        raise ConfigError("'monitor.precise_bn' re-estimates BatchNorm statistics on the monitor's data: it needs "
+                          "'monitor.every' > 0")
+    if cfg["monitor"]["guard"] == "stop" and not cfg["monitor"]["every"]:
+        raise ConfigError("'monitor.guard: stop' keeps the best epoch by the kNN monitor: it needs 'monitor.every' > 0")
     if not all(isinstance(k, int) and k > 0 for k in cfg["monitor"]["k"]):
         raise ConfigError(f"'monitor.k' must be a list of positive integers, got {cfg['monitor']['k']!r}")
     if cfg["warmup"]["epochs"] and not cfg["warmup"]["method"]["name"]:

@@ -44,6 +44,7 @@ from actclr.engine import rng
 from actclr.engine.checkpoint import (
     CHECKPOINT_FORMAT,
     CheckpointError,
+    best_path,
     encoder_export,
     epoch_path,
     last_path,
@@ -53,6 +54,7 @@ from actclr.engine.checkpoint import (
 )
 from actclr.engine.config import config_hash, ddp_options, diff, encoder_config, phase_config, save_config
 from actclr.engine.dist import DistEnv, all_reduce, barrier, broadcast_module, init_distributed, shutdown
+from actclr.engine.guard import START_PREFIX, GuardLimits, best_reading, judge, phase_signals
 from actclr.engine.log import MetricsLog
 from actclr.engine.rundir import check_run_dir, environment_record, write_environment
 from actclr.engine.schedule import LRSchedule, build_schedule, set_lr
@@ -73,6 +75,10 @@ class Monitor(Protocol):
 
     def evaluate(self, encoder: Encoder) -> Mapping[str, float]:
         """``{"name": value}`` for the current weights of ``encoder`` (the query encoder)."""
+        ...
+
+    def exported(self, encoder: Encoder) -> Encoder:
+        """The encoder ``RUN/encoder.pt`` holds (``encoder``, or a copy with other BN statistics)."""
         ...
 
 
@@ -273,10 +279,13 @@ class Trainer:
             "dataset_fingerprint": self.dataset.info.get("fingerprint"),
         }
 
-    def save(self, epoch: int) -> None:
-        """Rank 0 writes ``last.pt`` (and ``epoch_XXXX.pt`` every ``save_every`` epochs)."""
+    def save(self, epoch: int, path: Path | None = None) -> None:
+        """Rank 0 writes ``last.pt`` (and ``epoch_XXXX.pt`` every ``save_every`` epochs), or only
+        ``path`` if given."""
         state = self.state_dict(epoch)  # collective: every rank takes part
-        if self.env.is_main:
+        if self.env.is_main and path is not None:
+            save_checkpoint(state, path)
+        elif self.env.is_main:
             save_checkpoint(state, last_path(self.run_dir))
             every = self.cfg["train"]["save_every"]
             if every and (epoch % every == 0 or epoch == self.total_epochs):
@@ -389,7 +398,49 @@ class Trainer:
 
     def monitor_due(self, epoch: int) -> bool:
         every = self.cfg["monitor"]["every"]
-        return bool(every) and (epoch % every == 0 or epoch == self.total_epochs)
+        return bool(every) and (epoch % every == 0 or epoch == phase_at(self.phases, epoch).end)
+
+    # -- collapse guard (decisions: actclr.engine.guard) ------------------------------------
+
+    def guard_start(self, epoch: int, phase: Phase) -> dict:
+        """At a phase's first epoch: the monitor reading of its starting encoder (``start_knn_*``,
+        logged in that epoch's row) and, with ``guard: stop``, that state as ``best.pt``."""
+        if epoch != phase.start + 1 or self.cfg["monitor"]["guard"] == "off" or not self.cfg["monitor"]["every"]:
+            return {}
+        start = self.monitor.evaluate(self.method.encoder_q) if self.monitor is not None else {}
+        if self.cfg["monitor"]["guard"] == "stop":
+            self.save(phase.start, best_path(self.run_dir))
+        return {START_PREFIX + key: value for key, value in start.items()}
+
+    def guard_epoch(self, row: dict, rows: list, phase: Phase) -> bool:
+        """Judge the phase after ``row`` (rank 0 decides, every rank follows): adds ``guard`` to
+        the row and logs a collapsing phase; with ``guard: stop`` keeps the best epoch by the
+        monitor in ``best.pt`` and returns True when the phase must stop."""
+        mode = self.cfg["monitor"]["guard"]
+        if mode == "off":
+            return False
+        signals = phase_signals([*rows, row], phase.name, f"knn_top1@{self.cfg['monitor']['k'][0]}")
+        verdict = judge(signals, GuardLimits.from_monitor(self.cfg["monitor"]))
+        best = best_reading(signals)
+        flags = torch.tensor([verdict.collapsing, best is not None and best[0] == row["epoch"]],
+                             device=self.device, dtype=torch.float32)
+        collapsing, improved = all_reduce(flags, self.env, "max").tolist()
+        row["guard"] = str(verdict)
+        if collapsing:
+            self.console.log(f"[red]guard: phase {phase.name} ({phase.method['name']}) is collapsing at epoch "
+                             f"{row['epoch']}: {'; '.join(verdict.reasons)}")
+        if mode != "stop":
+            return False
+        if improved:
+            self.save(row["epoch"], best_path(self.run_dir))
+        if collapsing:
+            kept = load_training_checkpoint(best_path(self.run_dir))
+            unwrap(self.model).load_state_dict(kept["method"])
+            broadcast_module(unwrap(self.model), self.env)
+            row["guard"] += f"; stopped the phase, kept epoch {kept['epoch']}"
+            self.console.log(f"[red]guard: stopped phase {phase.name}; its encoder is epoch {kept['epoch']}'s, "
+                             f"the best by the kNN monitor ({best_path(self.run_dir)})")
+        return bool(collapsing)
 
     def fit(self, start_epoch: int, metrics: MetricsLog) -> None:
         """Train global epochs ``start_epoch .. total``; checkpoint and log after each."""
@@ -398,27 +449,35 @@ class Trainer:
                             disable=not self.env.is_main)
         if start_epoch > self.total_epochs:
             self.console.log(f"all {self.total_epochs} epochs are already trained")
+        stopped = 0  # the last epoch of a phase the guard stopped
         with progress:
             for epoch in range(start_epoch, self.total_epochs + 1):
                 phase = phase_at(self.phases, epoch)
+                if epoch <= stopped:
+                    continue
                 if phase is not self.phase:
                     self.console.log(f"phase {phase.name}: {phase.method['name']} for {phase.epochs} "
                                      f"epochs, starting from the {self.current_phase.name} encoder")
                     self.setup_phase(phase, previous=self.method)
-                row = self.train_epoch(epoch, progress)
+                start = self.guard_start(epoch, phase)
+                row = {**self.train_epoch(epoch, progress), **start}
                 if self.monitor_due(epoch):
                     if self.monitor is not None:
                         row.update(self.monitor.evaluate(self.method.encoder_q))
                     barrier(self.env)
+                if self.guard_epoch(row, metrics.rows, phase):
+                    stopped = phase.end
                 metrics.log(row)
-                self.save(epoch)
+                self.save(max(epoch, stopped))
                 self.console.log(_summary(row))
 
     def export_encoder(self, path: Path) -> None:
-        """Rank 0 writes the query encoder for the evaluation commands."""
+        """Rank 0 writes the query encoder for the evaluation commands, as the monitor exports it
+        (``monitor.precise_bn``: BatchNorm statistics of the un-augmented training split)."""
         if not self.env.is_main:
             return
-        state = encoder_export(self.method.encoder_q.state_dict(), encoder_config(self.cfg),
+        encoder = self.method.encoder_q if self.monitor is None else self.monitor.exported(self.method.encoder_q)
+        state = encoder_export(encoder.state_dict(), encoder_config(self.cfg),
                                stream=self.stream_name, method=self.current_phase.method["name"],
                                epochs=self.total_epochs, benchmark=self.benchmark,
                                dataset_info=self.dataset.info, config_hash=config_hash(self.cfg))

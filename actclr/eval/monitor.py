@@ -15,11 +15,13 @@ streamed whole), so the number is a training monitor, not a benchmark result.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 
-from actclr.eval.features import extract_features
+from actclr.eval.features import calibrate_batchnorm, extract_features, h5_batches
 from actclr.eval.holdout import eval_splits, labels_of
 from actclr.eval.knn import knn_predict
 from actclr.models.encoder import Encoder
@@ -42,6 +44,21 @@ class KNNMonitor:
         self.ks, self.t = list(cfg["k"]), float(cfg["temperature"])
         self.options = {"stream": stream, "device": device, "feature": cfg["feature"],
                         "batch_size": int(cfg["batch_size"]), "workers": workers}
+        self.precise_bn = bool(cfg.get("precise_bn", False))
+
+    def calibrated(self, encoder: Encoder) -> Encoder:
+        """A copy of ``encoder`` whose BatchNorm statistics are re-estimated on the un-augmented
+        training split (bank and queries; ``actclr.eval.features.calibrate_batchnorm``)."""
+        o = self.options
+        out = copy.deepcopy(encoder)
+        rows = np.sort(np.concatenate([self.bank_rows, self.query_rows]))
+        calibrate_batchnorm(out, h5_batches(self.h5_path, rows, o["device"], o["batch_size"], o["workers"]),
+                            o["stream"], o["device"])
+        return out
+
+    def exported(self, encoder: Encoder) -> Encoder:
+        """The encoder ``RUN/encoder.pt`` holds: ``encoder`` itself, with ``precise_bn`` :meth:`calibrated`."""
+        return self.calibrated(encoder) if self.precise_bn else encoder
 
     @classmethod
     def from_config(cls, dataset: PreparedDataset, cfg: Mapping, device: torch.device) -> KNNMonitor:
@@ -51,8 +68,11 @@ class KNNMonitor:
                    int(cfg["train"]["seed"]), device, workers=min(cfg["data"]["workers"], 2))
 
     def evaluate(self, encoder: Encoder) -> dict:
-        """``{"knn_top1@10": accuracy in %, ...}`` for the current encoder weights."""
+        """``{"knn_top1@10": accuracy in %, ...}`` for the current encoder weights (with
+        ``precise_bn``, of :meth:`calibrated`)."""
         device = self.options["device"]
+        if self.precise_bn:
+            encoder = self.calibrated(encoder)
         bank, _ = extract_features(encoder, self.h5_path, self.bank_rows, **self.options)
         queries, _ = extract_features(encoder, self.h5_path, self.query_rows, **self.options)
         out = {}

@@ -28,6 +28,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from actclr.engine.guard import findings
 from actclr.engine.log import read_rows
 from actclr.store.atomic import write_bytes, write_json, write_npy
 
@@ -161,6 +162,13 @@ def is_pretrain_run(run: Path) -> bool:
     return (run / PRETRAIN_LOG).is_file() and not (run / METRICS).is_file()
 
 
+def guard_notes(runs: Sequence[str | os.PathLike]) -> list[str]:
+    """One line per collapsing phase of the pretraining runs among ``runs`` (the collapse guard's
+    verdicts in their ``metrics.jsonl``), each naming the run."""
+    return [f"{Path(run).resolve().name}: {note}" for run in runs if is_pretrain_run(Path(run))
+            for note in findings(read_rows(Path(run) / PRETRAIN_LOG))]
+
+
 def pretrain_time(run: Path) -> float:
     """Sum of the epoch times logged by a pretraining run (seconds)."""
     return float(sum(row.get("epoch_time_s", 0.0) for row in read_rows(run / PRETRAIN_LOG)))
@@ -240,14 +248,15 @@ def rich_table(table: Gathered, title: str | None = None, labels: Sequence[str] 
 
 
 def write_report(runs: Sequence[str | os.PathLike], table: Gathered, out: str | os.PathLike, title: str) -> list:
-    """``out`` (Markdown: ``title``, the table, the pictures) and, beside it, ``training_curves.png``
-    (the pretraining runs among ``runs``: loss and kNN monitor) and ``comparison.png`` (the
-    table's numbers per encoder); returns the pictures' paths."""
+    """``out`` (Markdown: ``title``, the table, the collapse guard's notes, the pictures) and,
+    beside it, ``training_curves.png`` (the pretraining runs among ``runs``: loss and kNN
+    monitor) and ``comparison.png`` (the table's numbers per encoder); returns the pictures' paths."""
     from actclr.viz.curves import draw_comparison, draw_training_curves  # matplotlib only here
 
     out = Path(out)
     paths = [Path(run) for run in runs]
-    lines = [f"# {title}", "", markdown_table(table)]
+    notes = [f"- **collapse guard: {note}**" for note in guard_notes(paths)]
+    lines = [f"# {title}", "", markdown_table(table), *notes, *([""] if notes else [])]
     pretrain = {run.resolve().name: read_rows(run / PRETRAIN_LOG) for run in paths if is_pretrain_run(run)}
     pictures = []
     if pretrain:

@@ -15,13 +15,16 @@ def report(runs: tuple, out: Path | None, title: str) -> None:
     """Gather RUN directories: evaluation runs (metrics.json: a row per encoder, dataset and stream)
     and pretraining runs (metrics.jsonl: pretraining time, training curves).
 
+    A pretraining run whose collapse guard found a phase collapsing is named under the table, with
+    the epoch and the signals.
+
     With --out: FILE.md, training_curves.png (pretraining loss and kNN monitor) and comparison.png
     (the table's numbers per encoder) in FILE's directory. The wall time of a row is its
     evaluations' plus, when its pretraining run is among RUNs, the pretraining epochs'.
     """
     from rich.console import Console
 
-    from actclr.eval.outputs import gather, rich_table, write_report
+    from actclr.eval.outputs import gather, guard_notes, rich_table, write_report
 
     try:
         table = gather(runs)
@@ -29,6 +32,8 @@ def report(runs: tuple, out: Path | None, title: str) -> None:
         raise click.UsageError(str(err)) from None
     console = Console()
     console.print(rich_table(table, title=title))
+    for note in guard_notes(runs):
+        console.print(f"[red]collapse guard: {note}", highlight=False)
     if out is not None:
         pictures = write_report(runs, table, out, title)
         console.print(f"wrote {out}" + "".join(f", {p}" for p in pictures))
