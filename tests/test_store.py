@@ -14,7 +14,7 @@ from actclr.store import compute_fingerprint, open_dataset, verify_dataset
 from actclr.store.atomic import atomic_path, write_json
 from actclr.store.average import MeanAccumulator, averages_of
 from actclr.store.checksums import checksum_tree, sha256_file
-from actclr.store.chunks import Layout, Piece, decode_chunk, encode_chunk
+from actclr.store.chunks import GZIP_LEVEL, Layout, Piece, decode_chunk, encode_chunk
 from actclr.store.hdf5 import open_h5, ragged_item, read_strings, skeleton_writer
 from actclr.store.manifest import ManifestBuilder, manifest_meta, read_manifest, split_rows, write_manifest
 from actclr.store.partial import (
@@ -174,7 +174,7 @@ def test_encoded_chunks_are_what_hdf5_writes(tmp_path, dtype):
     layout = Layout("d", (2, 3), dtype, 4)
     rows = (rng.standard_normal((11, 2, 3)) * 100).astype(dtype)
     with h5py.File(tmp_path / "lib.h5", "w") as f:
-        f.create_dataset("d", data=rows, chunks=layout.chunk_shape, compression="gzip", compression_opts=4,
+        f.create_dataset("d", data=rows, chunks=layout.chunk_shape, compression="gzip", compression_opts=GZIP_LEVEL,
                          shuffle=True)
     with h5py.File(tmp_path / "lib.h5") as f:
         stored = [f["d"].id.read_direct_chunk((4 * j, 0, 0))[1] for j in range(3)]

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: zlib level of every compressed tensor dataset (``actclr.store.hdf5.COMPRESSION``).
-GZIP_LEVEL = 4
+#: zlib level of every compressed tensor dataset (``actclr.store.hdf5.COMPRESSION``): 1, since
+#: levels 2-6 save under 2% of ``skeletons.h5`` for 25-100% more deflate CPU (docs/data-format.md).
+GZIP_LEVEL = 1
 
 
 def encode_chunk(block: np.ndarray) -> bytes:
