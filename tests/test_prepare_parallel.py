@@ -55,6 +55,22 @@ def test_same_bytes_whatever_the_worker_count(runs):
     assert verify_dataset(runs[3].out) == []
 
 
+def test_gzip_level_changes_only_the_hdf5_bytes(raw, runs, tmp_path, monkeypatch):
+    """Another deflate level (``store.chunks.GZIP_LEVEL``) leaves the fingerprint, the shards and the
+    manifest as they are: only ``skeletons.h5``'s bytes (and checksum) differ, and it reads the same."""
+    import actclr.store.chunks as chunks
+
+    monkeypatch.setattr(chunks, "GZIP_LEVEL", 6)
+    other = _prepare(raw, tmp_path / "level6", workers=1).info
+    one = runs[1].info
+    assert other["fingerprint"] == one["fingerprint"]
+    differ = {name for name in one["files"] if other["files"][name] != one["files"][name]}
+    assert differ == {"skeletons.h5"} and set(other["files"]) == set(one["files"])
+    with h5py.File(runs[1].out / "skeletons.h5") as a, h5py.File(tmp_path / "level6" / "skeletons.h5") as b:
+        assert np.array_equal(a["ready"][:], b["ready"][:])
+        assert np.array_equal(a["raw/frames"][:], b["raw/frames"][:])
+
+
 def _ready_rows(out: Path) -> tuple[list, np.ndarray]:
     with h5py.File(out / "skeletons.h5") as f:
         return list(f["keys"].asstr()[()]), f["ready"][()]
