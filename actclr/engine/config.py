@@ -429,6 +429,27 @@ def phase_config(cfg: Mapping, phase: str) -> dict:
             "schedule": {**cfg["schedule"], **warm["schedule"]}}
 
 
+#: What only the main phase reads: its method, optimiser and schedule (the warm-up's own are
+#: :func:`phase_config`'s merge) and its length; ``train.save_every`` only chooses files.
+MAIN_ONLY = {"method": None, "optim": None, "schedule": None, "train": ("epochs", "save_every")}
+
+
+def warmup_identity(cfg: Mapping) -> dict | None:
+    """Everything that decides the warm-up phase of an effective configuration (``None`` without
+    one): the configuration minus :data:`MAIN_ONLY`, with the warm-up's merged optimiser and
+    schedule. On the same data, equal identities train the same warm-up, step for step."""
+    if not cfg["warmup"]["epochs"]:
+        return None
+    out = {}
+    for section, value in cfg.items():
+        dropped = MAIN_ONLY.get(section, ())
+        if dropped is None:
+            continue
+        out[section] = {k: v for k, v in value.items() if k not in dropped} if dropped else value
+    out["warmup"] = {**cfg["warmup"], **phase_config(cfg, "warmup")}
+    return plain(out)
+
+
 def to_yaml(cfg: Mapping) -> str:
     """The configuration as YAML (sections in definition order)."""
     return yaml.safe_dump(plain(cfg), sort_keys=False, default_flow_style=None)

@@ -442,8 +442,9 @@ class Trainer:
                              f"the best by the kNN monitor ({best_path(self.run_dir)})")
         return bool(collapsing)
 
-    def fit(self, start_epoch: int, metrics: MetricsLog) -> None:
-        """Train global epochs ``start_epoch .. total``; checkpoint and log after each."""
+    def fit(self, start_epoch: int, metrics: MetricsLog, last_epoch: int | None = None) -> None:
+        """Train global epochs ``start_epoch .. last_epoch`` (default: the last); checkpoint and
+        log after each."""
         progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeRemainingColumn(), console=self.console, transient=True,
                             disable=not self.env.is_main)
@@ -451,7 +452,7 @@ class Trainer:
             self.console.log(f"all {self.total_epochs} epochs are already trained")
         stopped = 0  # the last epoch of a phase the guard stopped
         with progress:
-            for epoch in range(start_epoch, self.total_epochs + 1):
+            for epoch in range(start_epoch, min(last_epoch or self.total_epochs, self.total_epochs) + 1):
                 phase = phase_at(self.phases, epoch)
                 if epoch <= stopped:
                     continue
@@ -494,7 +495,7 @@ def _summary(row: Mapping) -> str:
 
 def run_pretraining(cfg: Mapping, data: str, run_dir: str | Path, resume: bool = False,
                     init: str | Path | None = None, force: bool = False, verify: bool = True,
-                    monitor: MonitorFactory | None = None) -> Trainer:
+                    monitor: MonitorFactory | None = None, stop_after: int | None = None) -> Trainer:
     """Pretrain with an effective configuration (see :func:`actclr.engine.config.build_config`).
 
     Joins the ``torchrun`` process group if there is one (and leaves it at the end). Writes
@@ -504,7 +505,8 @@ def run_pretraining(cfg: Mapping, data: str, run_dir: str | Path, resume: bool =
     ``verify=False`` streams the shards without checking their sha256 against ``dataset.json``.
     ``monitor`` builds the monitor rank 0 runs every ``monitor.every`` epochs (``actclr-train
     pretrain`` passes :meth:`actclr.eval.monitor.KNNMonitor.from_config`); without one the logs
-    have no monitor columns.
+    have no monitor columns. ``stop_after``: train through that global epoch only (its checkpoint
+    is ``last.pt``) and export nothing, unless it is the last epoch; a resume continues.
     """
     run_dir = Path(run_dir)
     env = init_distributed(cfg["train"]["device"])
@@ -529,9 +531,13 @@ def run_pretraining(cfg: Mapping, data: str, run_dir: str | Path, resume: bool =
             write_environment(run_dir, environment_record(env, cfg, dataset.info), resumed=resuming)
         metrics = MetricsLog(run_dir, enabled=env.is_main, resume_epoch=start - 1)
         try:
-            trainer.fit(start, metrics)
+            trainer.fit(start, metrics, stop_after)
         finally:
             metrics.close()
+        if stop_after is not None and stop_after < trainer.total_epochs:
+            trainer.console.log(f"stopped after epoch {stop_after} of {trainer.total_epochs} "
+                                "(--stop-after); --resume continues")
+            return trainer
         trainer.export_encoder(run_dir / "encoder.pt")
         barrier(env)
         return trainer

@@ -18,10 +18,17 @@ The format (documented in ``docs/sweeps.md``; this module is its one reader)::
 
 Every run ``(arm, seed)`` lives in ``OUT/<arm>/seed-<seed>/``: ``pretrain/`` (the pretraining
 run), ``eval/<evaluation>/`` (each evaluation's ``--out``), ``logs/<step>.log`` and ``run.json``.
+
+Runs whose configurations agree on everything their warm-up phase reads (same data, seed and
+:func:`actclr.engine.config.warmup_identity`; e.g. ablation arms that change only the ActCLR
+phase) share one warm-up: it is trained once into ``WARMUPS/<key>/`` (``pretrain --stop-after``)
+and each run resumes from a copy of its checkpoint, which trains what the run alone would.
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from actclr.engine.config import ConfigError, build_config, parse_override
+from actclr.engine.config import ConfigError, build_config, parse_override, warmup_identity
 from actclr.resources import shipped_yaml
 
 #: Evaluation commands of ``actclr-train`` that take an encoder checkpoint.
@@ -42,6 +49,7 @@ SWEEP_KEYS = ("data", "benchmark", "seeds", "set", "evaluations", "arms", "grid"
 ARM_KEYS = ("recipe", "set")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\Z")
 PRETRAIN = "pretrain"
+WARMUP = "warmup"
 ENCODER = "encoder.pt"
 METRICS = "metrics.json"
 
@@ -90,11 +98,30 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Warmup:
+    """A warm-up phase shared by the runs that agree on it, trained once in ``dir``."""
+
+    key: str  # sha256 of the data and the warm-up identity; its first 16 digits name ``dir``
+    epochs: int
+    dir: Path
+    step: Step  # ``pretrain --stop-after EPOCHS`` into ``dir/pretrain``; result: ``dir/warmup.json``
+
+    @property
+    def label(self) -> str:
+        return f"warm-up {self.key[:16]}"
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "logs" / f"{WARMUP}.log"
+
+
+@dataclass(frozen=True)
 class Run:
     arm: str
     seed: int
     dir: Path
     steps: tuple  # pretrain first, then the evaluations
+    warmup: Warmup | None = None  # the shared warm-up its pretraining resumes from
 
     @property
     def label(self) -> str:
@@ -251,27 +278,56 @@ def data_location(data: str) -> str:
     return data if "://" in data else str(Path(data).expanduser().resolve())
 
 
-def plan_runs(sweep: Sweep, out: str | Path, data: str | None = None) -> list:
-    """The runs of a sweep, seed-major (every arm's seed 0 first), so a partial sweep is balanced."""
+def _pretrain_argv(data: str, bench: tuple, arm: Arm, seed: int, out: Path) -> tuple:
+    return (PRETRAIN, "--data", data, *bench, "--config", arm.recipe, "--seed", str(seed), "--out", str(out),
+            "--resume", *(a for s in arm.overrides for a in ("--set", s)))
+
+
+def _warmup(data: str, sweep: Sweep, arm: Arm, seed: int, bench: tuple, root: Path, known: dict) -> Warmup | None:
+    """The shared warm-up of ``arm`` at ``seed`` (``None`` if its recipe has none); one object per
+    key in ``known``, made from the first arm that needs it."""
+    cfg = build_config(arm.recipe, {"data.benchmark": sweep.benchmark, "train.seed": seed}, arm.overrides)
+    identity = warmup_identity(cfg)
+    if identity is None:
+        return None
+    key = hashlib.sha256(json.dumps({"data": data, "warmup": identity}, sort_keys=True).encode()).hexdigest()
+    if key not in known:
+        epochs = cfg["warmup"]["epochs"]
+        where = root / key[:16]
+        argv = (*_pretrain_argv(data, bench, arm, seed, where / PRETRAIN), "--stop-after", str(epochs))
+        step = Step(WARMUP, argv, where / PRETRAIN, where / f"{WARMUP}.json", {"key": key, "epochs": epochs})
+        known[key] = Warmup(key, epochs, where, step)
+    return known[key]
+
+
+def plan_runs(sweep: Sweep, out: str | Path, data: str | None = None, warmups: str | Path | None = None) -> list:
+    """The runs of a sweep, seed-major (every arm's seed 0 first), so a partial sweep is balanced.
+    Shared warm-ups go to ``warmups`` (default ``OUT/_warmups``; one directory may serve several
+    sweeps on the same data)."""
     data = data or sweep.data
     if data is None:
         raise SweepError(f"{sweep.path}: no 'data' in the file; pass --data")
     data = data_location(data)
     bench = ("--benchmark", sweep.benchmark) if sweep.benchmark else ()
+    root = Path(warmups).resolve() if warmups is not None else Path(out).resolve() / "_warmups"
+    known: dict = {}
     runs = []
     for seed, arm in itertools.product(sweep.seeds, sweep.arms):
         run_dir = Path(out).resolve() / arm.name / f"seed-{seed}"
         pre_out = run_dir / PRETRAIN
         pre_settings = {"data": data, "benchmark": sweep.benchmark, "recipe": arm.recipe,
                         "set": list(arm.overrides), "seed": seed}
-        steps = [Step(PRETRAIN, (PRETRAIN, "--data", data, *bench, "--config", arm.recipe, "--seed", str(seed),
-                                 "--out", str(pre_out), "--resume", *(a for s in arm.overrides for a in ("--set", s))),
-                      pre_out, pre_out / ENCODER, pre_settings)]
+        try:
+            warmup = _warmup(data, sweep, arm, seed, bench, root, known)
+        except ConfigError as err:
+            raise SweepError(f"{sweep.path}: arm {arm.name!r}: {err}") from None
+        steps = [Step(PRETRAIN, _pretrain_argv(data, bench, arm, seed, pre_out), pre_out, pre_out / ENCODER,
+                      pre_settings)]
         for ev in sweep.evaluations:
             ev_out = run_dir / "eval" / ev.name
             argv = (ev.command, "--data", data, *bench, "--checkpoint", str(pre_out / ENCODER), "--seed", str(seed),
                     "--out", str(ev_out), *ev.args)
             steps.append(Step(ev.name, argv, ev_out, ev_out / METRICS,
                               {"command": ev.command, "args": list(ev.args)}))
-        runs.append(Run(arm.name, seed, run_dir, tuple(steps)))
+        runs.append(Run(arm.name, seed, run_dir, tuple(steps), warmup))
     return runs

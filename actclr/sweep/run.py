@@ -11,7 +11,11 @@ and those each evaluation finished with:
   settings (changed options redo it); every evaluation is redone after a new pretraining;
 - a run whose pretraining has a checkpoint from other settings (data, benchmark, recipe,
   overrides, seed) is an error before anything runs: it would mix two configurations. One that
-  failed before its first checkpoint simply starts again with the new settings.
+  failed before its first checkpoint simply starts again with the new settings;
+- a shared warm-up (``Run.warmup``) is done when ``WARMUP_DIR/warmup.json`` names its key; it is
+  trained (or resumed) before the first run that starts from it, and a run starts by copying its
+  ``checkpoints/last.pt`` and epoch rows into its own pretraining directory. Runs that do not
+  wait for a warm-up start while one trains.
 """
 from __future__ import annotations
 
@@ -22,19 +26,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from actclr.engine.checkpoint import last_path
 from actclr.eval.outputs import now
-from actclr.store.atomic import write_json
-from actclr.sweep.plan import PRETRAIN, Run, Step, SweepError
+from actclr.store.atomic import write_bytes, write_json
+from actclr.sweep.plan import PRETRAIN, Run, Step, SweepError, Warmup
 
 RECORD = "run.json"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: Files of a warm-up's pretraining directory a run starts from (the checkpoint last: it marks the start).
+WARMUP_FILES = ("metrics.jsonl", "metrics.csv", "checkpoints/last.pt")
 #: ``runner(argv, log, env) -> exit code``: how a step's command is executed.
 Runner = Callable[[tuple, Path, dict], int]
+#: ``on_step(label, step, exit code, seconds, log)``: called after each command.
+StepHook = Callable[[str, Step, int, float, Path], None]
 
 
 def read_record(run: Run) -> dict:
@@ -72,6 +80,30 @@ def pending_steps(run: Run, record: dict) -> list:
         return list(run.steps)
     finished = record.get("evaluations", {})
     return [s for s in run.steps[1:] if not (s.result.is_file() and finished.get(s.name) == s.settings)]
+
+
+def waits_for_warmup(run: Run, pending: list) -> bool:
+    """Whether the run's pretraining is still to start from its shared warm-up."""
+    return (run.warmup is not None and bool(pending) and pending[0] is run.steps[0]
+            and not last_path(run.steps[0].out).is_file())
+
+
+def warmup_done(warmup: Warmup) -> bool:
+    """The warm-up's record (written once its pretraining stopped after its last epoch) names its key."""
+    try:
+        record = json.loads(warmup.step.result.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("key") == warmup.key
+
+
+def start_from_warmup(run: Run) -> None:
+    """Copy the shared warm-up's checkpoint and epoch rows into the run's pretraining directory."""
+    assert run.warmup is not None
+    for name in WARMUP_FILES:
+        source = run.warmup.step.out / name
+        if source.is_file():
+            write_bytes(run.steps[0].out / name, source.read_bytes())
 
 
 def status(run: Run, pending: list) -> str:
@@ -125,9 +157,33 @@ class Outcome:
                 "returncode": self.returncode, "message": self.message, "seconds": round(self.seconds, 1)}
 
 
-def execute_run(run: Run, env: dict, runner: Runner = run_command,
-                on_step: Callable[[Run, Step, int, float], None] | None = None) -> Outcome:
-    """Do the pending steps of one run in order; stop at the first that fails."""
+def run_step(step: Step, label: str, log: Path, env: dict, runner: Runner,
+             on_step: StepHook | None) -> tuple[int, str]:
+    """Run one step's command: its exit code, and its error ('' if it succeeded)."""
+    began = time.perf_counter()
+    try:
+        code, message = runner(step.argv, log, env), ""
+    except OSError as err:  # the log cannot be written, the interpreter cannot start, ...
+        code, message = -1, str(err)
+    if on_step is not None:
+        on_step(label, step, code, time.perf_counter() - began, log)
+    return code, (message or last_line(log)) if code else ""
+
+
+def train_warmup(warmup: Warmup, env: dict, runner: Runner = run_command,
+                 on_step: StepHook | None = None) -> tuple[int, str]:
+    """Train (or resume) a shared warm-up unless it is done: exit code and error."""
+    if warmup_done(warmup):
+        return 0, ""
+    code, message = run_step(warmup.step, warmup.label, warmup.log, env, runner, on_step)
+    if code == 0:
+        write_json(warmup.step.result, {"key": warmup.key, "epochs": warmup.epochs, "finished": now()})
+    return code, message
+
+
+def execute_run(run: Run, env: dict, runner: Runner = run_command, on_step: StepHook | None = None) -> Outcome:
+    """Do the pending steps of one run in order (its shared warm-up must be done); stop at the
+    first that fails."""
     start = time.perf_counter()
     record = read_record(run)
     pending = pending_steps(run, record)
@@ -137,32 +193,69 @@ def execute_run(run: Run, env: dict, runner: Runner = run_command,
     for step in pending:
         if step.name == PRETRAIN:
             record.update({PRETRAIN: step.settings, "evaluations": {}})
+            if waits_for_warmup(run, pending):
+                assert run.warmup is not None
+                record["warmup"] = str(run.warmup.dir)
+                start_from_warmup(run)
             write_json(run.dir / RECORD, record)
-        began = time.perf_counter()
-        try:
-            code, message = runner(step.argv, run.log(step), env), ""
-        except OSError as err:  # the log cannot be written, the interpreter cannot start, ...
-            code, message = -1, str(err)
-        if on_step is not None:
-            on_step(run, step, code, time.perf_counter() - began)
+        code, message = run_step(step, run.label, run.log(step), env, runner, on_step)
         if code != 0:
-            return Outcome(run, "failed", step.name, run.log(step), code, message or last_line(run.log(step)),
-                           time.perf_counter() - start)
+            return Outcome(run, "failed", step.name, run.log(step), code, message, time.perf_counter() - start)
         if step.name != PRETRAIN:
             record.setdefault("evaluations", {})[step.name] = step.settings
             write_json(run.dir / RECORD, record)
     return Outcome(run, "finished", seconds=time.perf_counter() - start)
 
 
-def execute(runs: list, parallel: int, threads: int, runner: Runner = run_command,
-            on_step: Callable[[Run, Step, int, float], None] | None = None) -> list:
-    """Every run, ``parallel`` at a time (in the order given); the outcomes in that order.
+def _jobs(runs: list) -> list:
+    """The runs in order, each shared warm-up still to train placed before its first run."""
+    jobs: list = []
+    for run in runs:
+        warmup = run.warmup
+        if waits_for_warmup(run, pending_steps(run, read_record(run))) and warmup not in jobs:
+            jobs.append(warmup)
+        jobs.append(run)
+    return jobs
 
-    On an interrupt (Ctrl-C, which also reaches the running commands) no further run starts."""
+
+def execute(runs: list, parallel: int, threads: int, runner: Runner = run_command,
+            on_step: StepHook | None = None) -> list:
+    """Every run, ``parallel`` jobs at a time in the order given (a shared warm-up before the runs
+    that start from it; a run whose warm-up is training waits, later ones go first); the outcomes
+    in the runs' order. A failed warm-up fails its runs.
+
+    On an interrupt (Ctrl-C, which also reaches the running commands) no further job starts."""
     env = thread_env(threads)
+    queue = _jobs(runs)
+    results: dict = {}  # warm-up key -> (exit code, error) once it has finished
+    running: dict = {}  # future -> job
+    outcomes: dict = {}  # id(run) -> Outcome
     pool = ThreadPoolExecutor(max_workers=parallel)
     try:
-        futures = [pool.submit(execute_run, run, env, runner, on_step) for run in runs]
-        return [future.result() for future in futures]
+        while queue or running:
+            for job in list(queue):
+                if len(running) >= parallel:
+                    break
+                if isinstance(job, Warmup):
+                    future: Future = pool.submit(train_warmup, job, env, runner, on_step)
+                elif job.warmup is not None and (job.warmup in queue or job.warmup in running.values()):
+                    continue  # its warm-up is still to train
+                elif job.warmup is not None and results.get(job.warmup.key, (0, ""))[0] != 0:
+                    code, message = results[job.warmup.key]
+                    outcomes[id(job)] = Outcome(job, "failed", "warmup", job.warmup.log, code, message)
+                    queue.remove(job)
+                    continue
+                else:
+                    future = pool.submit(execute_run, job, env, runner, on_step)
+                queue.remove(job)
+                running[future] = job
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in finished:
+                job = running.pop(future)
+                if isinstance(job, Warmup):
+                    results[job.key] = future.result()
+                else:
+                    outcomes[id(job)] = future.result()
+        return [outcomes[id(run)] for run in runs]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -34,6 +34,9 @@ from actclr.engine.config import ConfigError, build_config
                    "from the checkpoint's).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Start from a checkpoint: a warm-up run's last.pt or an encoder.pt.")
+@click.option("--stop-after", type=click.IntRange(min=1), metavar="EPOCH",
+              help="Train through global epoch EPOCH (e.g. the warm-up's last), keep its checkpoint as "
+                   "last.pt and stop without encoder.pt; --resume continues.")
 @click.option("--workers", type=click.IntRange(min=0), help="DataLoader workers per process.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override any config key, e.g. --set optim.weight_decay=5e-4 (repeatable).")
@@ -41,7 +44,8 @@ from actclr.engine.config import ConfigError, build_config
               help="Do not check each streamed shard against its sha256 in dataset.json (on by default).")
 def pretrain(data: str, benchmark: str | None, stream: str | None, out: Path, recipe: str | None,
              epochs: int | None, batch_size: int | None, lr: float | None, device: str | None,
-             seed: int | None, resume: bool, force: bool, init: Path | None, workers: int | None,
+             seed: int | None, resume: bool, force: bool, init: Path | None, stop_after: int | None,
+             workers: int | None,
              overrides: tuple, no_verify: bool) -> None:
     """Pretrain an encoder on the training split of a prepared dataset.
 
@@ -65,4 +69,4 @@ def pretrain(data: str, benchmark: str | None, stream: str | None, out: Path, re
     from actclr.eval.monitor import KNNMonitor
 
     run_pretraining(cfg, data=data, run_dir=out, resume=resume, init=init, force=force,  # errors: one line
-                    verify=not no_verify, monitor=KNNMonitor.from_config)
+                    verify=not no_verify, monitor=KNNMonitor.from_config, stop_after=stop_after)

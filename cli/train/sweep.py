@@ -51,10 +51,13 @@ def _check_data(data: str, benchmark: str | None) -> None:
               help="Runs at the same time (each in its own processes).")
 @click.option("--threads-per-run", type=click.IntRange(min=1),
               help="OMP/MKL/OpenBLAS threads of each run's processes [default: CPUs // --parallel, at least 1].")
+@click.option("--warmups", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory of the shared warm-ups (runs that agree on their warm-up phase train it "
+                   "once); give several sweeps on the same data one [default: OUT/_warmups].")
 @click.option("--dry-run", is_flag=True, help="List the runs and what is left to do in each; run nothing.")
 @click.option("--title", help="Title of the summary [default: sweep <file name>].")
 def sweep(sweep_file: str, out: Path, data: str | None, parallel: int, threads_per_run: int | None,
-          dry_run: bool, title: str | None) -> None:
+          warmups: Path | None, dry_run: bool, title: str | None) -> None:
     """Run the SWEEP_FILE (a YAML path or the name of a shipped sweep in configs/sweeps/, see
     docs/sweeps.md): for every seed and arm, `actclr-train pretrain` then each evaluation, each in
     its own process. Finished steps are kept and skipped on a re-run, an interrupted pretraining
@@ -69,14 +72,14 @@ def sweep(sweep_file: str, out: Path, data: str | None, parallel: int, threads_p
     from actclr.eval.outputs import rich_table
     from actclr.store.atomic import write_bytes
     from actclr.sweep.plan import SweepError, check_configs, load_sweep, plan_runs
-    from actclr.sweep.run import execute, pending_steps, read_record, status
+    from actclr.sweep.run import execute, pending_steps, read_record, status, warmup_done
     from actclr.sweep.summary import collect, failure_lines, table, write_summary
 
     console = Console()
     try:
         spec = load_sweep(sweep_file)
         check_configs(spec)
-        runs = plan_runs(spec, out, data)
+        runs = plan_runs(spec, out, data, warmups)
         states = [status(run, pending_steps(run, read_record(run))) for run in runs]
     except SweepError as err:
         raise click.UsageError(str(err)) from None
@@ -88,18 +91,24 @@ def sweep(sweep_file: str, out: Path, data: str | None, parallel: int, threads_p
                   f"{_count(len(spec.seeds), 'seed')}), "
                   f"evaluations {', '.join(e.name for e in spec.evaluations) or 'none'}; {counts}; "
                   f"{parallel} at a time, {threads} thread(s) each", soft_wrap=True)
+    warm = {run.warmup.key: run.warmup for run in runs if run.warmup is not None}
+    if warm:
+        users = sum(run.warmup is not None for run in runs)
+        console.print(f"{_count(len(warm), 'warm-up')} for {_count(users, 'run')} "
+                      f"({sum(not warmup_done(w) for w in warm.values())} to train) in "
+                      f"{next(iter(warm.values())).dir.parent}", soft_wrap=True)
     if dry_run:
-        listing = Table("arm", "seed", "state", "directory")
+        listing = Table("arm", "seed", "state", "warm-up", "directory")
         for run, state in zip(runs, states):
-            listing.add_row(run.arm, str(run.seed), state, str(run.dir))
+            listing.add_row(run.arm, str(run.seed), state, run.warmup.key[:16] if run.warmup else "-", str(run.dir))
         console.print(listing)
         return
     out.mkdir(parents=True, exist_ok=True)
     write_bytes(out / "sweep.yaml", spec.path.read_bytes())  # the file as it was run
 
-    def on_step(run, step, code, seconds):
-        result = "done" if code == 0 else f"FAILED (exit {code}), log {run.log(step)}"
-        console.print(Text(f"{run.label}: {step.name} {result} ({seconds:.0f} s)", style="red" if code else ""),
+    def on_step(label, step, code, seconds, log):
+        result = "done" if code == 0 else f"FAILED (exit {code}), log {log}"
+        console.print(Text(f"{label}: {step.name} {result} ({seconds:.0f} s)", style="red" if code else ""),
                       soft_wrap=True)
 
     outcomes = execute(runs, parallel, threads, on_step=on_step)  # runs already done are skipped
