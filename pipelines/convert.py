@@ -13,11 +13,15 @@ compressed here (:mod:`actclr.store.chunks`): where chunk ``k``'s rows fall in a
 on the chunks before it, so the worker waits for chunk ``k - 1``'s tail file (written as soon as
 that chunk is parsed, before it compresses anything), writes its own, then compresses.
 
+The raw plain files named in ``task.unhashed`` (their digest is not remembered) are hashed here,
+from the bytes parsed, for the dataset's ``source.digest``; the digests go into the chunk's books.
+
 Everything here is a pure function of the task (and of the earlier chunks), so a chunk converted
 twice is identical.
 """
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import time
 from dataclasses import dataclass, field
@@ -35,7 +39,7 @@ from actclr.store.partial import ChunkResult, load_tail, save_chunk, save_tail, 
 from .errors import ParseError
 from .ntu import parse_ntu
 from .pkummd import clip_rows, parse_pkummd_labels, parse_pkummd_skeleton, pkummd_clips
-from .sources import VideoFiles
+from .sources import RawFile, VideoFiles
 
 #: Longest pause between two looks for the previous chunk's tail (seconds).
 _MAX_POLL = 0.05
@@ -46,7 +50,8 @@ class ChunkTask:
     """Everything a worker needs (picklable): convert ``items``, chunk ``index`` of ``out``.
 
     ``previous``: the configuration hash of chunk ``index - 1`` (whose tail this chunk continues);
-    ``last``: the final chunk, which also closes every dataset's last partial HDF5 chunk.
+    ``last``: the final chunk, which also closes every dataset's last partial HDF5 chunk;
+    ``unhashed``: the locations of the plain raw files to hash (sha256 of the bytes read).
     """
 
     index: int
@@ -60,6 +65,7 @@ class ChunkTask:
     last: bool = False
     pkummd_convention: str = "aimclr"
     max_file_bytes: int | None = None
+    unhashed: frozenset = frozenset()
 
 
 @dataclass
@@ -72,6 +78,7 @@ class _Collector:
     bad: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     videos: list = field(default_factory=list)   # (name, frames (T, 2, 25, 3), labels (T,))
+    digests: dict = field(default_factory=dict)  # {raw file location: sha256}
 
     def arrays(self, shape: tuple) -> dict:
         """The chunk's rows per compressed dataset (:func:`layouts`): raw ``frames`` ``(F, 2, 25, 3)``,
@@ -113,16 +120,24 @@ def frame_labels(num_frames: int, rows: list, convention: str) -> np.ndarray:
     return labels
 
 
-def _ntu_samples(item, task: ChunkTask) -> tuple:
+def _read(raw: RawFile, task: ChunkTask, out: _Collector) -> bytes:
+    """The bytes of ``raw``; their sha256 goes to ``out.digests`` if the task asks for it."""
+    data = raw.read_bytes(task.max_file_bytes)
+    if raw.location in task.unhashed:
+        out.digests[raw.location] = hashlib.sha256(data).hexdigest()
+    return data
+
+
+def _ntu_samples(item, task: ChunkTask, out: _Collector) -> tuple:
     """``([sample], None)`` of an NTU ``RawFile``."""
-    return [parse_ntu(item.read_bytes(task.max_file_bytes), item.location)], None
+    return [parse_ntu(_read(item, task, out), item.location)], None
 
 
-def _pkummd_samples(item, task: ChunkTask) -> tuple:
+def _pkummd_samples(item, task: ChunkTask, out: _Collector) -> tuple:
     """``(clips, (video name, frames (T, 2, 25, 3), per-frame labels (T,)))`` of a PKU-MMD video."""
     part = get_dataset(task.dataset).raw["part"]
-    xyz = parse_pkummd_skeleton(item.skeleton.read_bytes(task.max_file_bytes), item.skeleton.location)
-    rows = parse_pkummd_labels(item.labels.read_bytes(task.max_file_bytes), item.labels.location)
+    xyz = parse_pkummd_skeleton(_read(item.skeleton, task, out), item.skeleton.location)
+    rows = parse_pkummd_labels(_read(item.labels, task, out), item.labels.location)
     clips = pkummd_clips(xyz, rows, item.video, part, label_file=item.labels.location,
                          convention=task.pkummd_convention)
     return clips, (item.video, xyz, frame_labels(len(xyz), rows, task.pkummd_convention))
@@ -158,7 +173,7 @@ def convert_chunk(task: ChunkTask) -> tuple[_Collector, Profile]:
     for item in task.items:
         where = _location(item)
         try:
-            samples, video = samples_of(item, task)
+            samples, video = samples_of(item, task, out)
         except ParseError as error:
             out.bad.append({"file": error.file, "line": error.line, "reason": error.reason})
             continue
@@ -209,7 +224,8 @@ def run_chunk(task: ChunkTask) -> int:
     pieces = {name: Piece(starts[name], layout.encode(blocks[name]), tails[name][0]) for name, layout in names.items()}
     save_chunk(task.out, task.index, ChunkResult(
         config=task.config, ready=rows["ready"], pieces=pieces, rows=collected.rows, bad=collected.bad,
-        skipped=collected.skipped, lengths=np.array([len(b) for b in collected.bodies], np.int64),
+        skipped=collected.skipped, digests=collected.digests,
+        lengths=np.array([len(b) for b in collected.bodies], np.int64),
         video_lengths=np.array([len(v[1]) for v in collected.videos], np.int64),
         video_names=[v[0] for v in collected.videos]))
     return task.index

@@ -2,12 +2,14 @@
 
 1. Enumerate the raw inputs (``sources.find_sources``), sorted by key, and compare them with the
    registry's expected counts (one line of information: small trees are fine). Then lock
-   ``<out>/.lock`` (one run per output directory) and fingerprint every raw file by content
-   (``rawdigest``).
+   ``<out>/.lock`` (one run per output directory) and stamp every raw file (``rawdigest``): the
+   sha256 remembered from earlier runs is reused while a file's stamp is unchanged; the other
+   files are hashed by the workers from the bytes they parse (before converting only when a
+   finished dataset in ``<out>`` has to be compared with these raw files).
 2. Convert chunks of files in a process pool (``convert.run_chunk``): parse, normalize, and
    compress the chunk's HDF5 chunks, the final bytes; each chunk is saved atomically in
    ``<out>/.partial/`` under the hash of its configuration (``actclr.store.partial``), so an
-   interrupted run resumes by reusing the chunks whose hash matches.
+   interrupted run resumes by reusing the chunks whose hash matches (it covers the files' stamps).
 3. The main process only keeps the books: it takes the chunks in key order, stores their
    compressed bytes as they are into ``skeletons.h5`` (and ``videos.h5`` for PKU-MMD), adds the
    manifest rows and the training samples to the average motions (one sample at a time, in key
@@ -35,7 +37,7 @@ import json
 import multiprocessing
 import shutil
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -63,7 +65,7 @@ from .convert import ChunkTask, run_chunk
 from .describe import benchmark_rules, class_counts, missing_line, split_counts
 from .lock import OutputLocked, output_lock
 from .pkummd import CONVENTIONS
-from .rawdigest import file_digests, load_memo, save_memo
+from .rawdigest import file_digests, load_memo, remember, remembered, save_memo
 from .shardjob import ShardTask, run_shard
 from .sources import MAX_FILE_MB, Inventory, RawFile, VideoFiles, find_sources, missing_report
 
@@ -130,26 +132,42 @@ def _raw_files(items: list) -> list:
     return [f for item in items for f in ((item.skeleton, item.labels) if isinstance(item, VideoFiles) else (item,))]
 
 
-def _signatures(items: list, memo: dict) -> list:
-    """Per item, the name, size and content of its files: plain files their sha256 (remembered in
-    ``memo`` while their size, mtime, ctime and inode stay, :mod:`.rawdigest`), zip members their
-    size and CRC-32 from the archive's directory. What a chunk's reuse and the ``source.digest``
-    are checked against, so a file changed in place is noticed even when its size is kept."""
-    members: dict = {}
-    plain = [Path(f.container) / f.member for f in _raw_files(items) if not f.in_zip]
-    digests = file_digests(plain, memo)
+def _plain_files(items: list) -> list:
+    """The locations of the items' plain raw files (not zip members)."""
+    return [f.location for f in _raw_files(items) if not f.in_zip]
 
+
+def _zip_entries(items: list) -> dict:
+    """``{archive: {member: [size, CRC-32]}}`` from the directories of the archives holding items."""
+    archives = sorted({f.container for f in _raw_files(items) if f.in_zip})
+    entries = {}
+    for path in archives:
+        with zipfile.ZipFile(path) as archive:
+            entries[path] = {i.filename: [i.file_size, i.CRC] for i in archive.infolist()}
+    return entries
+
+
+def _signatures(items: list, plain: Callable[[RawFile], list], zips: dict) -> list:
+    """Per item, the name and what identifies the content of its files: ``plain(file)`` for plain
+    files, the size and CRC-32 from the archive's directory (``zips``) for zip members."""
     def sig(raw: RawFile) -> list:
-        if not raw.in_zip:
-            path = Path(raw.container) / raw.member
-            return [raw.name, path.stat().st_size, digests[path]]
-        if raw.container not in members:
-            with zipfile.ZipFile(raw.container) as archive:
-                members[raw.container] = {i.filename: [i.file_size, i.CRC] for i in archive.infolist()}
-        return [raw.name, *members[raw.container][raw.member]]
+        return [raw.name, *(zips[raw.container][raw.member] if raw.in_zip else plain(raw))]
 
     return [[item.video, sig(item.skeleton), sig(item.labels)] if isinstance(item, VideoFiles) else sig(item)
             for item in items]
+
+
+def _source_signatures(items: list, stamps: dict, digests: dict, zips: dict) -> list:
+    """What ``source.digest`` covers: per file its name, size and sha256 (plain files, ``digests``
+    by location) or CRC-32 (zip members), so a file changed in place is noticed even when its
+    size is kept."""
+    return _signatures(items, lambda raw: [stamps[raw.location][0], digests[raw.location]], zips)
+
+
+def _chunk_signatures(items: list, stamps: dict, zips: dict) -> list:
+    """What a chunk's reuse is checked against before its files are read: per plain file its name
+    and stamp (size, mtime, ctime, inode: :mod:`.rawdigest`), per zip member its size and CRC-32."""
+    return _signatures(items, lambda raw: stamps[raw.location], zips)
 
 
 def _input_digests(items: list, signatures: list) -> dict:
@@ -169,9 +187,11 @@ def _settings(options: PrepareOptions, spec: DatasetSpec, profile) -> dict:
     return settings
 
 
-def _plan(options: PrepareOptions, spec: DatasetSpec, settings: dict, items: list, signatures: list) -> list:
+def _plan(options: PrepareOptions, spec: DatasetSpec, settings: dict, items: list, signatures: list,
+          unhashed: set) -> list:
     """Cut the (key-sorted) items into chunk tasks, each with its configuration hash, which also
-    covers every earlier chunk (where a chunk's rows fall in the HDF5 datasets depends on them)."""
+    covers every earlier chunk (where a chunk's rows fall in the HDF5 datasets depends on them);
+    the workers hash the chunk's files in ``unhashed`` (locations)."""
     size = options.chunk_size or CHUNK_SIZE[spec.format]
     tasks, previous = [], ""
     starts = range(0, len(items), size)
@@ -182,13 +202,15 @@ def _plan(options: PrepareOptions, spec: DatasetSpec, settings: dict, items: lis
                                profile_params=dict(options.profile_params), items=tuple(items[lo:lo + size]),
                                config=config, out=str(options.out), previous=previous,
                                last=index == len(starts) - 1, pkummd_convention=options.pkummd_convention,
-                               max_file_bytes=options.max_file_mb << 20))
+                               max_file_bytes=options.max_file_mb << 20,
+                               unhashed=frozenset(set(_plain_files(items[lo:lo + size])) & unhashed)))
         previous = config
     return tasks
 
 
-def _claim_output(out: Path, config: str, overwrite: bool) -> dict | None:
+def _claim_output(out: Path, config: str | None, overwrite: bool) -> dict | None:
     """The existing ``dataset.json`` if ``out`` already holds this dataset; else make ``out`` ours.
+    ``config`` may be ``None`` only when ``out`` holds no ``dataset.json``.
 
     Refuses (``PrepareError``) a directory holding another dataset or foreign files, unless
     ``overwrite``. A directory with ``.partial/`` is an interrupted run and is resumed.
@@ -278,7 +300,8 @@ def _check_order(keys: list, last: str, where: str) -> None:
 class _Books:
     """What the main process keeps of the chunks: the manifest, average motions, reports, and
     where each sample's ready tensor is: ``data[c]`` is chunk ``c``'s ``.bin`` file, ``places[i]``
-    ``(chunk, position)`` that of manifest row ``i`` (``(N, 2)`` int64)."""
+    ``(chunk, position)`` that of manifest row ``i`` (``(N, 2)`` int64); ``digests`` the sha256 of
+    the raw files the workers hashed, by location."""
 
     table: pa.Table
     averages: dict
@@ -286,6 +309,7 @@ class _Books:
     skipped: list
     data: list
     places: np.ndarray
+    digests: dict
 
 
 def _write_arrays(out: Path, spec: DatasetSpec, profile: dict, shape: tuple, chunks: Iterable, total: int,
@@ -297,6 +321,7 @@ def _write_arrays(out: Path, spec: DatasetSpec, profile: dict, shape: tuple, chu
     skipped: list = []
     data: list[str] = []
     places: list[np.ndarray] = []
+    digests: dict = {}
     last = ""
     reporter.progress("convert", 0, total)
     with ExitStack() as stack:
@@ -318,12 +343,13 @@ def _write_arrays(out: Path, spec: DatasetSpec, profile: dict, shape: tuple, chu
             data.append(chunk.data)
             bad += chunk.bad
             skipped += chunk.skipped
+            digests.update(chunk.digests)
             reporter.progress("convert", done, total)
         averages = {b: acc.mean() for b, acc in sums.items()}
         for b, mean in averages.items():
             writer.set_average(b, mean)
     where = np.concatenate(places).astype(np.int64) if places else np.zeros((0, 2), np.int64)
-    return _Books(manifest.table(), averages, bad, skipped, data, where)
+    return _Books(manifest.table(), averages, bad, skipped, data, where, digests)
 
 
 def _shard_tasks(out: Path, books: _Books, benchmarks: list, seed: int, shape: tuple) -> Iterator[ShardTask]:
@@ -418,6 +444,25 @@ def prepare_dataset(options: PrepareOptions, reporter: Reporter | None = None, *
         raise PrepareError(str(error)) from None
 
 
+def _configuration(options: PrepareOptions, spec: DatasetSpec, settings: dict, inventory: Inventory,
+                   signatures: list) -> tuple[dict, str]:
+    """``(dataset.json's source, its config)``: the raw inputs' digests, and the hash of the
+    settings, the shard seed and the raw files' content that says whether a dataset is this one."""
+    source = {"files": len(inventory.files), "digest": _digest(signatures),
+              "inputs": _input_digests(inventory.files, signatures), "inventory": inventory.summary(),
+              **({"pkummd_convention": options.pkummd_convention} if spec.format == "pkummd" else {})}
+    return source, _digest({"settings": settings, "shard_seed": options.shard_seed, "source": source["digest"]})
+
+
+def _all_digests(plain: list, known: dict, hashed: dict, memo: dict, stamps: dict) -> dict:
+    """The sha256 of every plain raw file: ``known`` before converting, ``hashed`` by the workers,
+    and, for a file no worker could read (over the size cap, unreadable), hashed here; the new
+    ones are put into ``memo``."""
+    fresh = {path: hashed[path] if path in hashed else sha256_file(path) for path in plain if path not in known}
+    remember(memo, stamps, fresh)
+    return {**known, **fresh}
+
+
 def _prepare_locked(options: PrepareOptions, spec: DatasetSpec, profile, inventory: Inventory, reporter: Reporter,
                     stop_after: int | None) -> PrepareResult:
     """:func:`prepare_dataset` once the output directory's lock is held."""
@@ -425,22 +470,26 @@ def _prepare_locked(options: PrepareOptions, spec: DatasetSpec, profile, invento
     profile_info = {"name": profile.name, "params": profile.params}
     missing = missing_report(spec.name, inventory.found)
     memo = load_memo(out / RAW_DIGESTS)
-    signatures = _signatures(inventory.files, memo)
+    plain = _plain_files(inventory.files)
+    stamps, digests = remembered(plain, memo)
+    if len(digests) < len(plain) and (out / "dataset.json").is_file():
+        digests = file_digests(plain, memo)     # a dataset to compare with: its config needs them all now
+    zips = _zip_entries(inventory.files)
     settings = _settings(options, spec, profile)
-    source = {"files": len(inventory.files), "digest": _digest(signatures),
-              "inputs": _input_digests(inventory.files, signatures), "inventory": inventory.summary(),
-              **({"pkummd_convention": options.pkummd_convention} if spec.format == "pkummd" else {})}
-    config = _digest({"settings": settings, "shard_seed": options.shard_seed, "source": source["digest"]})
+    config = None
+    if len(digests) == len(plain):
+        config = _configuration(options, spec, settings, inventory, _source_signatures(
+            inventory.files, stamps, digests, zips))[1]
 
     existing = _claim_output(out, config, options.overwrite)
-    save_memo(out / RAW_DIGESTS, memo, [Path(f.container) / f.member for f in _raw_files(inventory.files)
-                                        if not f.in_zip])
     if existing is not None:
+        save_memo(out / RAW_DIGESTS, memo, plain)
         reporter.info(f"{out} already holds this dataset (same settings and raw files); nothing to do")
         return PrepareResult(out=out, info=existing, reused=True)
     skipped = _report_inventory(inventory, missing, reporter)
 
-    tasks = _plan(options, spec, settings, inventory.files, signatures)
+    tasks = _plan(options, spec, settings, inventory.files, _chunk_signatures(inventory.files, stamps, zips),
+                  set(plain) - set(digests))
     reporter.info(f"{len(inventory.files)} raw items in {len(tasks)} chunks, {options.workers} worker(s)")
     _clear_outputs(out)
     shape = ready_shape(profile.frames)
@@ -452,6 +501,9 @@ def _prepare_locked(options: PrepareOptions, spec: DatasetSpec, profile, invento
         for b, mean in books.averages.items():
             write_npy(out / "average_motion" / f"{b}.npy", mean)
         write_manifest(out / "manifest.parquet", books.table)
+        source, config = _configuration(options, spec, settings, inventory, _source_signatures(
+            inventory.files, stamps, _all_digests(plain, digests, books.digests, memo, stamps), zips))
+        save_memo(out / RAW_DIGESTS, memo, plain)
         h5_files = [name for name in ("skeletons.h5", "videos.h5") if (out / name).is_file()]
         fingerprint = pool.submit(compute_fingerprint, out)
         h5_digests = {name: pool.submit(sha256_file, out / name) for name in h5_files}

@@ -2,6 +2,8 @@
 loader, and never importing torch (issue 12: the workers produce the final bytes)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -16,8 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 from test_prepare import FIXTURES, Recorder, read_split_with_webdataset
 
-from actclr.pipelines.prepare import PrepareOptions, prepare_dataset
+from actclr.pipelines.prepare import RAW_DIGESTS, PrepareInterrupted, PrepareOptions, prepare_dataset
 from actclr.store import verify_dataset
+from actclr.store.checksums import sha256_file
+from actclr.store.partial import PARTIAL_DIR, chunk_config, load_chunk
 from actclr.synth import generate
 
 CHUNK = 3
@@ -69,6 +73,47 @@ def test_gzip_level_changes_only_the_hdf5_bytes(raw, runs, tmp_path, monkeypatch
     with h5py.File(runs[1].out / "skeletons.h5") as a, h5py.File(tmp_path / "level6" / "skeletons.h5") as b:
         assert np.array_equal(a["ready"][:], b["ready"][:])
         assert np.array_equal(a["raw/frames"][:], b["raw/frames"][:])
+
+
+def _old_source_digest(raw: Path) -> str:
+    """``source.digest`` as it was computed before the workers hashed the raw files: sha256 of the
+    JSON list of ``[name, size, sha256]`` of every raw file, in key order."""
+    files = sorted(p for p in raw.rglob("*.skeleton"))
+    signatures = [[p.name, p.stat().st_size, sha256_file(p)] for p in files]
+    return hashlib.sha256(json.dumps(signatures, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def test_workers_hash_the_raw_files_they_read(raw, runs, tmp_path):
+    """The digests the workers take from the bytes they parse are the files' sha256: in a chunk's
+    books, in the memo, and in ``source.digest`` (the same as before the workers hashed)."""
+    out = tmp_path / "stopped"
+    with pytest.raises(PrepareInterrupted):
+        prepare_dataset(PrepareOptions("ntu60", (str(raw),), out, workers=1, chunk_size=CHUNK), _stop_after_chunks=2)
+    books = [load_chunk(out, k, chunk_config(out, k)) for k in range(2)]
+    hashed = {location: digest for chunk in books for location, digest in chunk.digests.items()}
+    assert len(hashed) == 2 * CHUNK and not (out / RAW_DIGESTS).exists()
+    assert all(sha256_file(location) == digest for location, digest in hashed.items())
+    memo = json.loads((runs[2].out / RAW_DIGESTS).read_text())
+    files = sorted(raw.rglob("*.skeleton"))
+    assert sorted(memo) == sorted(os.path.abspath(p) for p in files)
+    assert all(memo[os.path.abspath(p)][-1] == sha256_file(p) for p in files)
+    assert runs[1].info["source"]["digest"] == _old_source_digest(raw)
+
+
+def test_remembered_digests_give_the_same_dataset(raw, runs, tmp_path, monkeypatch):
+    """With every digest remembered the conversion hashes nothing, and the dataset is the same; a
+    second run finds it complete."""
+    import actclr.pipelines.convert as convert
+
+    out = tmp_path / "remembered"
+    out.mkdir()
+    shutil.copy(runs[1].out / RAW_DIGESTS, out / RAW_DIGESTS)
+    monkeypatch.setattr(convert, "hashlib", None)      # any hashing while converting would fail
+    done = _prepare(raw, out, workers=1)
+    for name in ("source", "config", "fingerprint", "files"):
+        assert done.info[name] == runs[1].info[name]
+    assert not (out / PARTIAL_DIR).exists()
+    assert _prepare(raw, out, workers=2).reused
 
 
 def _ready_rows(out: Path) -> tuple[list, np.ndarray]:

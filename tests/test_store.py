@@ -200,6 +200,21 @@ def test_stdlib_shards_equal_webdataset_tarwriter(tmp_path):
     assert ours == (tmp_path / "theirs.tar").read_bytes() and digest == sha256_file(tmp_path / "ours.tar")
 
 
+def test_shard_headers_equal_tarfile():
+    """The member headers made without ``tarfile`` are its bytes; long, non-ASCII names and huge
+    sizes go through ``tarfile`` itself."""
+    import tarfile
+
+    from actclr.store.shards import _header
+
+    for name in ("S001C001P001R001A001.json", "a", "x" * 99, "x" * 100, "é.npy"):
+        for size in (0, 1, 123, 30128, 8 ** 11 - 1, 8 ** 11):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = size, 0, 0o444
+            info.uname = info.gname = "actclr"
+            assert _header(name, size) == info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"), (name, size)
+
+
 def test_checksum_tree_skips_hidden_and_dataset_json(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.bin").write_bytes(b"x")

@@ -9,8 +9,9 @@ to book it and the writers need to store it, as final bytes. Chunk ``k`` with co
   Written first, as soon as the chunk is parsed, so that the next chunk's worker waits only for that;
 - ``chunk-k-<c>.bin``: the ``ready`` tensors as float32 ``(n, C, T, V, M)`` (for the average
   motions and the shards), then the compressed chunks of every dataset, back to back;
-- ``chunk-k.npz``: the configuration hash, manifest rows, ``bad`` / ``skipped`` reports, lengths,
-  video names, and per dataset the first chunk index and the size of each compressed chunk.
+- ``chunk-k.npz``: the configuration hash, manifest rows, ``bad`` / ``skipped`` reports, the
+  sha256 of the raw files the worker hashed, lengths, video names, and per dataset the first
+  chunk index and the size of each compressed chunk.
   Written last: a chunk is done when this file names ``c`` and the other two exist.
 
 The configuration hash covers the settings and the raw files of chunks ``0 .. k`` (where chunk
@@ -31,7 +32,7 @@ from actclr.store.atomic import atomic_path
 from actclr.store.chunks import Piece
 
 PARTIAL_DIR = ".partial"
-_JSON_FIELDS = ("config", "rows", "bad", "skipped", "video_names")
+_JSON_FIELDS = ("config", "rows", "bad", "skipped", "digests", "video_names")
 _ARRAY_FIELDS = ("lengths", "video_lengths")
 
 
@@ -54,7 +55,8 @@ def tail_path(out: str | os.PathLike, index: int, config: str) -> Path:
 class ChunkResult:
     """The books of one chunk, samples in key order.
 
-    ``rows`` manifest rows (dicts), ``bad`` / ``skipped`` report entries, ``lengths (n,)`` raw
+    ``rows`` manifest rows (dicts), ``bad`` / ``skipped`` report entries, ``digests``
+    ``{raw file location: sha256}`` of the raw files hashed while converting, ``lengths (n,)`` raw
     frames per sample, ``video_lengths (v,)`` and ``video_names`` (PKU-MMD); ``pieces`` the
     compressed chunks of each dataset (:class:`~actclr.store.chunks.Piece`); ``ready (n, C, T, V, M)``
     float32 (read from ``data``, the chunk's ``.bin`` file, where sample ``i`` starts at byte
@@ -68,6 +70,7 @@ class ChunkResult:
     rows: list = field(default_factory=list)
     bad: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
+    digests: dict = field(default_factory=dict)
     lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     video_lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     video_names: list = field(default_factory=list)

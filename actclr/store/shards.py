@@ -5,7 +5,8 @@ A split's samples are permuted with ``numpy.random.default_rng(shard_seed)`` and
 whole to GPUs x loader workers. Tar members carry a fixed mtime (0) and owner, so the same
 samples and seed give byte-identical shards. They are written with the standard library's
 ``tarfile`` exactly as ``webdataset.TarWriter(user="actclr", group="actclr", mtime=0)`` writes
-them (same encoders, same member order, same headers), without importing webdataset (and torch).
+them (same encoders, same member order, same headers: ``tarfile``'s, made here for the usual short
+ASCII names), without importing webdataset (and torch).
 """
 from __future__ import annotations
 
@@ -59,43 +60,76 @@ def make_sample(row: dict, index: int, ready: np.ndarray) -> dict:
             LABEL: int(row["label"]), META: meta}
 
 
+_NPY_HEADERS: dict = {}
+
+
+def _npy(array: np.ndarray) -> bytes:
+    """``array`` as an ``.npy`` file (``numpy.lib.format.write_array``'s bytes; the header of a
+    C-contiguous array is made once per shape and dtype)."""
+    if not array.flags.c_contiguous:
+        npy = io.BytesIO()
+        np.lib.format.write_array(npy, array, allow_pickle=False)
+        return npy.getvalue()
+    kind = (array.shape, array.dtype.str)
+    if kind not in _NPY_HEADERS:
+        npy = io.BytesIO()
+        np.lib.format.write_array(npy, np.zeros(array.shape, array.dtype), allow_pickle=False)
+        _NPY_HEADERS[kind] = npy.getvalue()[:len(npy.getvalue()) - array.nbytes]
+    return _NPY_HEADERS[kind] + array.tobytes()
+
+
 def encode_sample(sample: dict) -> list:
     """``[(member name, bytes)]`` of a :func:`make_sample` sample, in tar order (sorted by member):
     ``cls`` as ASCII digits, ``json`` as ``json.dumps``, ``skeleton.npy`` as an ``.npy`` file."""
-    encoded = {LABEL: str(int(sample[LABEL])).encode("ascii"), META: json.dumps(sample[META]).encode("utf-8")}
-    npy = io.BytesIO()
-    np.lib.format.write_array(npy, np.asarray(sample[SKELETON]), allow_pickle=False)
-    encoded[SKELETON] = npy.getvalue()
+    encoded = {LABEL: str(int(sample[LABEL])).encode("ascii"), META: json.dumps(sample[META]).encode("utf-8"),
+               SKELETON: _npy(np.asarray(sample[SKELETON]))}
     return [(f"{sample['__key__']}.{member}", encoded[member]) for member in sorted(encoded)]
 
 
-class _Hashing(io.RawIOBase):
-    """A write-only file that passes bytes on to ``f`` and hashes them."""
+_BLOCK = tarfile.BLOCKSIZE
+_RECORD = tarfile.RECORDSIZE
+#: The ustar header fields after a member's size: mtime 0, then (after the checksum) a regular
+#: file, no link, the POSIX magic, owner and group ``actclr``, no device numbers, no prefix.
+_MTIME = b"0" * 11 + b"\0"
+_USTAR_TAIL = (b"0" + b"\0" * 100 + tarfile.POSIX_MAGIC + b"actclr".ljust(32, b"\0") * 2).ljust(_BLOCK - 156, b"\0")
 
-    def __init__(self, f):
-        self.f, self.sha = f, hashlib.sha256()
 
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        self.sha.update(data)
-        return self.f.write(data)
+def _header(name: str, size: int) -> bytes:
+    """The tar header ``tarfile`` (PAX format) writes for member ``name`` of ``size`` bytes with
+    :func:`write_shard`'s fields. Names that need a PAX extended header (non-ASCII, 100 bytes or
+    longer) and sizes of 8 GiB or more are left to ``tarfile``."""
+    if len(name) >= 100 or not name.isascii() or size >= 8 ** 11:
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode = size, 0, 0o444
+        info.uname = info.gname = "actclr"
+        return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+    head = name.encode("ascii").ljust(100, b"\0") + b"0000444\0" + b"0000000\0" * 2 + b"%011o\0" % size + _MTIME
+    checksum = sum(head) + sum(_USTAR_TAIL) + 8 * 32
+    return head + b"%06o\0 " % checksum + _USTAR_TAIL
 
 
 def write_shard(path: str | os.PathLike, samples: Iterable[dict]) -> str:
     """Write ``samples`` (:func:`make_sample` dicts) as the tar ``path`` (temporary name, then
-    renamed); returns its sha256."""
+    renamed), byte for byte what ``tarfile`` writes in stream mode; returns its sha256."""
+    sha = hashlib.sha256()
+    written = 0
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        hashing = _Hashing(f)
-        with tarfile.open(fileobj=hashing, mode="w|") as tar:
-            for sample in samples:
-                for name, data in encode_sample(sample):
-                    info = tarfile.TarInfo(name)
-                    info.size, info.mtime, info.mode = len(data), 0, 0o444
-                    info.uname = info.gname = "actclr"
-                    tar.addfile(info, io.BytesIO(data))
-    return hashing.sha.hexdigest()
+        def put(data: bytes) -> None:
+            nonlocal written
+            sha.update(data)
+            f.write(data)
+            written += len(data)
+
+        for sample in samples:
+            for name, data in encode_sample(sample):
+                put(_header(name, len(data)))
+                put(data)
+                if len(data) % _BLOCK:
+                    put(bytes(_BLOCK - len(data) % _BLOCK))
+        put(bytes(2 * _BLOCK))
+        if written % _RECORD:
+            put(bytes(_RECORD - written % _RECORD))
+    return sha.hexdigest()
 
 
 def write_index(directory: str | os.PathLike, benchmark: str, split: str, sizes: list, seed: int) -> dict:
