@@ -59,7 +59,8 @@ def test_arms_that_agree_share_one_warmup_per_seed(tmp_path):
     warmup = by["full", 0].warmup
     assert warmup.dir == (tmp_path / "out" / "_warmups" / warmup.key[:16]).resolve()
     argv = warmup.step.argv
-    assert argv[argv.index("--stop-after") + 1] == "50" and argv[argv.index("--out") + 1] == str(warmup.dir / "pretrain")
+    assert argv[argv.index("--stop-after") + 1] == "50"
+    assert argv[argv.index("--out") + 1] == str(warmup.dir / "pretrain")
     assert argv[argv.index("--seed") + 1] == "0" and "--resume" in argv
     assert by["short", 0].warmup.epochs == 10
     elsewhere = plan_runs(load_sweep(sweep_file(tmp_path)), tmp_path / "other", warmups=tmp_path / "shared")
