@@ -177,7 +177,7 @@ def train_warmup(warmup: Warmup, env: dict, runner: Runner = run_command,
         return 0, ""
     code, message = run_step(warmup.step, warmup.label, warmup.log, env, runner, on_step)
     if code == 0:
-        write_json(warmup.step.result, {"key": warmup.key, "epochs": warmup.epochs, "finished": now()})
+        write_json(warmup.step.result, {**warmup.step.settings, "finished": now()})
     return code, message
 
 
