@@ -47,14 +47,20 @@ def test_every_run_is_pretrained_and_evaluated_and_summarised(swept):
             config = yaml.safe_load((run / "pretrain" / "config.yaml").read_text())
             assert config["train"]["seed"] == seed and config["method"]["name"] == arm
     summary = json.loads((out / "sweep.json").read_text())
+    cosine = "pretrain: key cosine at the end"  # the recipe has no kNN monitor: no monitor change
     assert [(r["arm"], r["metric"], r["n"], sorted(r["seeds"])) for r in summary["rows"]] == [
-        ("actclr", "kNN top-1", 2, ["0", "1"]), ("mocov2", "kNN top-1", 2, ["0", "1"])]
+        ("actclr", "kNN top-1", 2, ["0", "1"]), ("actclr", cosine, 2, ["0", "1"]),
+        ("mocov2", "kNN top-1", 2, ["0", "1"]), ("mocov2", cosine, 2, ["0", "1"])]
     for row in summary["rows"]:
         values = list(row["seeds"].values())
         assert row["mean"] == pytest.approx(sum(values) / 2, abs=1e-9)
         assert row["std"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5, abs=1e-9)
-        knn = json.loads((out / row["arm"] / "seed-0" / "eval" / "knn" / "metrics.json").read_text())
-        assert row["seeds"]["0"] == knn["headline"]["kNN top-1"]
+        if row["metric"] == cosine:
+            epochs = (out / row["arm"] / "seed-0" / "pretrain" / "metrics.jsonl").read_text().splitlines()
+            assert row["seeds"]["0"] == json.loads(epochs[-1])["key_cosine"]
+        else:
+            knn = json.loads((out / row["arm"] / "seed-0" / "eval" / "knn" / "metrics.json").read_text())
+            assert row["seeds"]["0"] == knn["headline"]["kNN top-1"]
     table = (out / "sweep.md").read_text()
     assert "| arm | metric | n | mean | std | seed 0 | seed 1 |" in table
     assert table.count("| kNN top-1 | 2 |") == 2

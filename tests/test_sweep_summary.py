@@ -1,5 +1,5 @@
-"""The sweep summary: hand-computed mean and sample std, rows from the evaluations' metrics.json,
-the table, the JSON and one plotted point per seed."""
+"""The sweep summary: hand-computed mean and sample std, rows from the evaluations' metrics.json
+and the pretraining's own signals, the table, the JSON and one plotted point per seed."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ from matplotlib.collections import PathCollection
 from actclr.eval.outputs import markdown_table, write_run
 from actclr.sweep.plan import load_sweep, plan_runs
 from actclr.sweep.run import RECORD, Outcome
-from actclr.sweep.summary import collect, mean_std, table, write_summary
+from actclr.sweep.summary import KEY_COSINE, MONITOR_CHANGE, collect, mean_std, pretrain_signals, table, write_summary
 from actclr.viz.seeds import seeds_figure
 
 RECIPE = "actclr_synth-xsub_joint_1xcpu_demo"
@@ -95,3 +95,43 @@ def test_table_json_and_plot(tmp_path):
     assert saved["rows"][0]["seeds"] == {"0": 40.0, "1": 44.0}
     assert saved["runs"][4]["status"] == "failed" and saved["runs"][4]["message"] == "Error: boom"
     assert (tmp_path / "out" / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+#: Epoch rows of a two-phase pretraining: the monitor reads 40 at the main phase's start (the
+#: warm-up's end), 46 after its epoch 4 and 35 at its end; the warm-up's own readings don't count.
+TWO_PHASES = [
+    {"epoch": 1, "phase": "warmup", "key_cosine": 0.9, "start_knn_top1@5": 20.0},
+    {"epoch": 2, "phase": "warmup", "key_cosine": 0.8, "knn_top1@5": 40.0},
+    {"epoch": 3, "phase": "main", "key_cosine": 0.85, "start_knn_top1@5": 40.0},
+    {"epoch": 4, "phase": "main", "key_cosine": 0.9, "knn_top1@5": 46.0},
+    {"epoch": 5, "phase": "main", "key_cosine": 0.95},
+    {"epoch": 6, "phase": "main", "key_cosine": 0.97, "knn_top1@5": 35.0},
+]
+
+
+def test_pretrain_signals_of_the_last_phase():
+    assert pretrain_signals(TWO_PHASES) == {MONITOR_CHANGE: pytest.approx(-5.0, abs=1e-12),
+                                            KEY_COSINE: pytest.approx(0.97, abs=1e-12)}
+    # no monitor reading after the phase start, no monitor at all, no rows
+    assert pretrain_signals(TWO_PHASES[:3]) == {KEY_COSINE: pytest.approx(0.85, abs=1e-12)}
+    assert pretrain_signals([{k: v for k, v in r.items() if "knn" not in k} for r in TWO_PHASES]) == {
+        KEY_COSINE: pytest.approx(0.97, abs=1e-12)}
+    assert pretrain_signals([]) == {}
+
+
+def test_finished_pretrainings_add_their_signals_after_the_evaluations(tmp_path):
+    runs = finished_runs(tmp_path)
+    for run in runs:
+        rows = [dict(r) for r in TWO_PHASES]
+        rows[-1]["knn_top1@5"] = 35.0 + run.seed  # changes -5, -4, -3
+        (run.steps[0].out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (runs[1].steps[0].result).unlink()  # b seed 0 (seed-major order): its pretraining is not finished
+    rows = collect(runs)
+    assert [(r["arm"], r["metric"]) for r in rows] == [
+        ("a", "linear top-1"), ("a", "knn-embed: kNN top-1"), ("a", MONITOR_CHANGE), ("a", KEY_COSINE),
+        ("b", "linear top-1"), ("b", "knn-embed: kNN top-1"), ("b", MONITOR_CHANGE), ("b", KEY_COSINE)]
+    a_change, b_change = rows[2], rows[6]
+    assert a_change["seeds"] == pytest.approx({0: -5.0, 1: -4.0, 2: -3.0}, abs=1e-12)
+    assert a_change["mean"] == pytest.approx(-4.0, abs=1e-12) and a_change["data"] == "ntu60-synth/xsub"
+    assert b_change["seeds"] == pytest.approx({1: -4.0, 2: -3.0}, abs=1e-12)
+    assert markdown_table(table(rows, (0, 1, 2))).splitlines()[-1] == "data: ntu60-synth/xsub, stream: joint"

@@ -5,6 +5,11 @@ Values are the ``headline`` numbers of the evaluations' ``metrics.json`` (read w
 settings count. A metric is named by its headline (``linear top-1``) or, for an evaluation whose
 name is not its command, ``<name>: <headline>``. ``std`` is the sample standard deviation (n - 1
 in the denominator), ``None`` below two values.
+
+Each finished pretraining adds its own signals from its epoch rows (``pretrain/metrics.jsonl``,
+:func:`pretrain_signals`): how far the kNN monitor (training data only) moved over the last phase,
+and the last epoch's mean key cosine. A negative change is a phase that ended below its start,
+e.g. an ActCLR phase below its warm-up.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from actclr.engine.guard import phase_signals
 from actclr.engine.log import read_rows
 from actclr.eval.outputs import Gathered, identity, markdown_table, now, read_metrics
 from actclr.store.atomic import write_bytes, write_json
@@ -19,6 +25,8 @@ from actclr.sweep.plan import PRETRAIN
 from actclr.sweep.run import pending_steps, read_record
 
 SUMMARY_MD, SUMMARY_JSON, SEEDS_PNG, CURVES_PNG = "sweep.md", "sweep.json", "sweep.png", "training_curves.png"
+MONITOR_CHANGE = "pretrain: kNN monitor, last phase end - start"
+KEY_COSINE = "pretrain: key cosine at the end"
 STD_NOTE = "std: sample standard deviation (n - 1 in the denominator), - below 2 seeds; n: seeds with a result."
 
 
@@ -33,26 +41,56 @@ def mean_std(values: Sequence[float]) -> tuple:
     return n, mean, statistics.stdev(values) if n > 1 else None
 
 
+def pretrain_signals(rows: Sequence[Mapping]) -> dict:
+    """``{metric: value}`` of one pretraining's epoch rows: :data:`MONITOR_CHANGE` (the last phase's
+    last kNN monitor reading minus its phase-start reading, if the monitor ran) and
+    :data:`KEY_COSINE` (the last epoch's); signals a run did not log are left out."""
+    if not rows:
+        return {}
+    last = rows[-1]
+    out = {}
+    knn_key = next((k for row in rows for k in row if k.startswith("knn_top1@")), None)
+    if knn_key is not None:
+        signals = phase_signals(rows, str(last.get("phase")), knn_key)
+        readings = signals.readings()
+        if signals.start_knn is not None and len(readings) > 1:
+            out[MONITOR_CHANGE] = float(readings[-1][1] - signals.start_knn)
+    if isinstance(last.get("key_cosine"), (int, float)):
+        out[KEY_COSINE] = float(last["key_cosine"])
+    return out
+
+
 def collect(runs: Sequence) -> list:
-    """One row per (arm, metric) in plan order: ``arm``, ``metric``, ``n``, ``mean``, ``std``,
-    ``seeds`` (seed -> value, every seed of the sweep that has one) and ``data`` / ``stream``."""
+    """One row per (arm, metric) in plan order, the evaluations' metrics before the pretraining's
+    (:func:`pretrain_signals`): ``arm``, ``metric``, ``n``, ``mean``, ``std``, ``seeds`` (seed ->
+    value, every seed of the sweep that has one) and ``data`` / ``stream`` (a pretraining signal
+    takes its run's first evaluation's)."""
     rows: dict = {}
+
+    def add(run, metric: str, value: float, ident: Mapping) -> None:
+        row = rows.setdefault((run.arm, metric), {"arm": run.arm, "metric": metric, "seeds": {},
+                                                  "data": ident.get("data"), "stream": ident.get("stream")})
+        row["seeds"][run.seed] = float(value)
+
     for run in sorted(runs, key=lambda r: r.seed):
         pending = pending_steps(run, read_record(run))
+        ident: Mapping = {}
         for step in run.steps[1:]:
             if step in pending:
                 continue
             metrics = read_metrics(step.out)
-            ident = identity(metrics)
+            here = identity(metrics)
+            ident = ident or here
             for headline, value in metrics.get("headline", {}).items():
-                if not isinstance(value, (int, float)) or isinstance(value, bool):
-                    continue
-                metric = metric_name(step.name, step.argv[0], headline)
-                row = rows.setdefault((run.arm, metric), {"arm": run.arm, "metric": metric, "seeds": {},
-                                                          "data": ident["data"], "stream": ident["stream"]})
-                row["seeds"][run.seed] = float(value)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    add(run, metric_name(step.name, step.argv[0], headline), value, here)
+        epochs = run.dir / PRETRAIN / "metrics.jsonl"
+        if run.steps[0] not in pending and epochs.is_file():
+            for metric, value in pretrain_signals(read_rows(epochs)).items():
+                add(run, metric, value, ident)
     arms = list(dict.fromkeys(run.arm for run in runs))
-    ordered = sorted(rows.values(), key=lambda r: arms.index(r["arm"]))  # stable: metric order kept
+    own = (MONITOR_CHANGE, KEY_COSINE)  # stable sort: the metric order within each group is kept
+    ordered = sorted(rows.values(), key=lambda r: (arms.index(r["arm"]), r["metric"] in own))
     for row in ordered:
         row["n"], row["mean"], row["std"] = mean_std(list(row["seeds"].values()))
     return ordered
