@@ -27,7 +27,8 @@ def swept(synth_dataset, tmp_path_factory):
             "evaluations": {"knn": {"k": [1, 5], "primary-k": 5, "batch-size": 64}},
             "arms": {"actclr": {"recipe": "actclr_synth-xsub_joint_1xcpu_demo"},
                      "mocov2": {"recipe": "actclr_synth-xsub_joint_1xcpu_demo",
-                                "set": ["method={name: mocov2, queue_size: 128}"]}}}
+                                "set": ["method={name: mocov2, queue_size: 128}"]}},
+            "reference": "mocov2"}
     (root / "tiny.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     args = ["sweep", str(root / "tiny.yaml"), "--data", str(synth_dataset), "--out", str(root / "out"),
             "--parallel", "2", "--threads-per-run", "1"]
@@ -63,7 +64,12 @@ def test_every_run_is_pretrained_and_evaluated_and_summarised(swept):
             assert row["seeds"]["0"] == knn["headline"]["kNN top-1"]
     table = (out / "sweep.md").read_text()
     assert "| arm | metric | n | mean | std | seed 0 | seed 1 |" in table
-    assert table.count("| kNN top-1 | 2 |") == 2
+    assert table.count("| kNN top-1 | 2 |") == 3  # both arms, and actclr minus mocov2
+    knn = {row["arm"]: row["seeds"] for row in summary["rows"] if row["metric"] == "kNN top-1"}
+    (difference,) = [row for row in summary["paired"] if row["metric"] == "kNN top-1"]
+    assert difference["arm"] == "actclr" and difference["seeds"] == pytest.approx(
+        {s: knn["actclr"][s] - knn["mocov2"][s] for s in ("0", "1")}, abs=1e-9)
+    assert "## Minus `mocov2`, seed by seed" in table and "minus mocov2, seed by seed" in result.output
     for picture in ("sweep.png", "training_curves.png"):
         assert (out / picture).read_bytes()[:4] == b"\x89PNG"
     assert (out / "sweep.yaml").is_file()

@@ -59,6 +59,12 @@ def test_commands_of_a_run(tmp_path):
     assert run.log(knn) == run.dir / "logs" / "knn.log"
 
 
+def test_reference_names_an_arm_after_the_grid(tmp_path):
+    assert load_sweep(write(tmp_path, base())).reference is None
+    spec = base(grid={"lr": {"lr1": ["optim.lr=0.1"], "lr2": ["optim.lr=0.2"]}}, reference="a+lr1")
+    assert load_sweep(write(tmp_path, spec)).reference == "a+lr1"
+
+
 def test_seed_count_and_evaluation_list(tmp_path):
     sweep = load_sweep(write(tmp_path, base(seeds=3, evaluations=["knn"])))
     assert sweep.seeds == (0, 1, 2)
@@ -79,6 +85,7 @@ def test_seed_count_and_evaluation_list(tmp_path):
     ({"evaluations": {"linear": {"checkpoint": "x"}}}, "'checkpoint' is set by the sweep"),
     ({"evaluations": {"linear": {"--epochs": 3}}}, "without the leading --"),
     ({"grid": {"lr": {}}}, "'grid.lr' has no levels"),
+    ({"reference": "nope"}, "'reference' 'nope' is not an arm"),
 ])
 def test_bad_sweep_files_name_the_file_and_entry(tmp_path, changes, message):
     path = write(tmp_path, base(**changes))

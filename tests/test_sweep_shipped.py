@@ -41,6 +41,7 @@ def test_paper_sweeps_have_five_seeds_and_one_recipe_line(path):
     sweep = load_sweep(path)
     assert len(sweep.seeds) == 5 and len({arm.recipe for arm in sweep.arms}) == 1
     assert path.read_text().count("&recipe ") == 1  # the recipe is one line to change
+    assert sweep.reference is not None or len(sweep.arms) == 1  # differences paired by seed in the summary
 
 
 def test_method_comparison_arms_train_equal_epochs():

@@ -13,7 +13,16 @@ from matplotlib.collections import PathCollection
 from actclr.eval.outputs import markdown_table, write_run
 from actclr.sweep.plan import load_sweep, plan_runs
 from actclr.sweep.run import RECORD, Outcome
-from actclr.sweep.summary import KEY_COSINE, MONITOR_CHANGE, collect, mean_std, pretrain_signals, table, write_summary
+from actclr.sweep.summary import (
+    KEY_COSINE,
+    MONITOR_CHANGE,
+    collect,
+    mean_std,
+    paired,
+    pretrain_signals,
+    table,
+    write_summary,
+)
 from actclr.viz.seeds import seeds_figure
 
 RECIPE = "actclr_synth-xsub_joint_1xcpu_demo"
@@ -135,3 +144,26 @@ def test_finished_pretrainings_add_their_signals_after_the_evaluations(tmp_path)
     assert a_change["mean"] == pytest.approx(-4.0, abs=1e-12) and a_change["data"] == "ntu60-synth/xsub"
     assert b_change["seeds"] == pytest.approx({1: -4.0, 2: -3.0}, abs=1e-12)
     assert markdown_table(table(rows, (0, 1, 2))).splitlines()[-1] == "data: ntu60-synth/xsub, stream: joint"
+
+
+def test_paired_differences_seed_by_seed(tmp_path):
+    runs = finished_runs(tmp_path)
+    rows = collect(runs)
+    differences = paired(rows, "a")
+    assert [(r["arm"], r["metric"]) for r in differences] == [("b", "linear top-1"), ("b", "knn-embed: kNN top-1")]
+    linear, knn = differences
+    # b's linear is a's + 10 on seeds 0, 1; a has no seed 2: differences 10, 10 (std 0, not b's 2.6)
+    assert linear["seeds"] == pytest.approx({0: 10.0, 1: 10.0}, abs=1e-12) and linear["n"] == 2
+    assert linear["mean"] == pytest.approx(10.0, abs=1e-12) and linear["std"] == pytest.approx(0.0, abs=1e-12)
+    assert knn["seeds"] == pytest.approx({0: 0.0, 2: 0.0}, abs=1e-12)  # b's seed 1 knn is stale
+    assert paired(rows, "b")[0]["seeds"] == pytest.approx({0: -10.0, 1: -10.0}, abs=1e-12)
+
+    outcomes = [Outcome(r, "finished") for r in runs]
+    write_summary(tmp_path / "out", rows, (0, 1, 2), runs, outcomes, "t", tmp_path / "sweep.yaml", reference="a")
+    text = (tmp_path / "out" / "sweep.md").read_text()
+    assert "## Minus `a`, seed by seed" in text and "| b | linear top-1 | 2 | 10.00 | 0.00 | 10.00 | 10.00 | - |" in text
+    saved = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert saved["reference"] == "a" and saved["paired"][0]["seeds"] == {"0": 10.0, "1": 10.0}
+    write_summary(tmp_path / "plain", rows, (0, 1, 2), runs, outcomes, "t", tmp_path / "sweep.yaml")
+    assert "Minus" not in (tmp_path / "plain" / "sweep.md").read_text()
+    assert json.loads((tmp_path / "plain" / "sweep.json").read_text())["paired"] == []

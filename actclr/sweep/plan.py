@@ -15,6 +15,7 @@ The format (documented in ``docs/sweeps.md``; this module is its one reader)::
       mocov2: {recipe: ..., set: [warmup.epochs=0, ...]}
     grid:                         # optional: every arm x every combination of levels
       lr: {lr0.01: [optim.lr=0.01], lr0.05: [optim.lr=0.05]}
+    reference: actclr             # optional: the summary also gives every arm minus this one, per seed
 
 Every run ``(arm, seed)`` lives in ``OUT/<arm>/seed-<seed>/``: ``pretrain/`` (the pretraining
 run), ``eval/<evaluation>/`` (each evaluation's ``--out``), ``logs/<step>.log`` and ``run.json``.
@@ -45,7 +46,7 @@ EVALUATION_COMMANDS = ("linear", "knn", "finetune", "segment", "actionlet")
 #: Options the sweep passes itself: a sweep file may not set them.
 PRETRAIN_OWN = ("data", "benchmark", "out", "config", "seed", "resume", "init")
 EVALUATION_OWN = ("data", "benchmark", "checkpoint", "out", "seed")
-SWEEP_KEYS = ("data", "benchmark", "seeds", "set", "evaluations", "arms", "grid")
+SWEEP_KEYS = ("data", "benchmark", "seeds", "set", "evaluations", "arms", "grid", "reference")
 ARM_KEYS = ("recipe", "set")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\Z")
 PRETRAIN = "pretrain"
@@ -84,6 +85,7 @@ class Sweep:
     seeds: tuple
     arms: tuple
     evaluations: tuple
+    reference: str | None = None  # the arm the summary pairs every other arm with, seed by seed
 
 
 @dataclass(frozen=True)
@@ -260,8 +262,12 @@ def load_sweep(path: str | Path) -> Sweep:
         if raw.get(key) is not None and not isinstance(raw[key], str):
             raise SweepError(f"{path}: '{key}' must be a string")
     common = _overrides(raw.get("set"), "set", path)
-    return Sweep(path, raw.get("data"), raw.get("benchmark"), _seeds(raw["seeds"], path),
-                 _arms(raw["arms"], common, raw.get("grid"), path), _evaluations(raw.get("evaluations"), path))
+    arms = _arms(raw["arms"], common, raw.get("grid"), path)
+    reference = raw.get("reference")
+    if reference is not None and reference not in [arm.name for arm in arms]:
+        raise SweepError(f"{path}: 'reference' {reference!r} is not an arm (arms: {', '.join(a.name for a in arms)})")
+    return Sweep(path, raw.get("data"), raw.get("benchmark"), _seeds(raw["seeds"], path), arms,
+                 _evaluations(raw.get("evaluations"), path), reference)
 
 
 def check_configs(sweep: Sweep) -> None:

@@ -10,6 +10,11 @@ Each finished pretraining adds its own signals from its epoch rows (``pretrain/m
 :func:`pretrain_signals`): how far the kNN monitor (training data only) moved over the last phase,
 and the last epoch's mean key cosine. A negative change is a phase that ended below its start,
 e.g. an ActCLR phase below its warm-up.
+
+With a ``reference`` arm, :func:`paired` gives every other arm minus the reference seed by seed
+(the mean, std and each seed of the differences). Runs of one seed share the initialisation, the
+data order and, with a shared warm-up, the whole warm-up, so the differences are free of what
+the seed does to every arm alike.
 """
 from __future__ import annotations
 
@@ -27,6 +32,9 @@ from actclr.sweep.run import pending_steps, read_record
 SUMMARY_MD, SUMMARY_JSON, SEEDS_PNG, CURVES_PNG = "sweep.md", "sweep.json", "sweep.png", "training_curves.png"
 MONITOR_CHANGE = "pretrain: kNN monitor, last phase end - start"
 KEY_COSINE = "pretrain: key cosine at the end"
+PAIRED_NOTE = ("Each value is the arm's result minus `{reference}`'s with the same seed (same initialisation, "
+               "data order, and the same warm-up where the arms share it); mean and std are those of the "
+               "differences.")
 STD_NOTE = "std: sample standard deviation (n - 1 in the denominator), - below 2 seeds; n: seeds with a result."
 
 
@@ -96,6 +104,21 @@ def collect(runs: Sequence) -> list:
     return ordered
 
 
+def paired(rows: Sequence[Mapping], reference: str) -> list:
+    """Rows of :func:`collect` minus the ``reference`` arm's row of the same metric, seed by seed
+    (seeds both have); one row per other arm and metric, shaped like :func:`collect`'s."""
+    base = {row["metric"]: row for row in rows if row["arm"] == reference}
+    out = []
+    for row in rows:
+        ref = base.get(row["metric"])
+        if row["arm"] == reference or ref is None:
+            continue
+        seeds = {s: v - ref["seeds"][s] for s, v in row["seeds"].items() if s in ref["seeds"]}
+        n, mean, std = mean_std(list(seeds.values()))
+        out.append({**row, "seeds": seeds, "n": n, "mean": mean, "std": std})
+    return out
+
+
 def seed_column(seed: int) -> str:
     return f"seed {seed}"
 
@@ -115,9 +138,10 @@ def failure_lines(outcomes: Sequence) -> list:
 
 
 def write_summary(out: Path, rows: Sequence[Mapping], seeds: Sequence[int], runs: Sequence, outcomes: Sequence,
-                  title: str, sweep_file: Path) -> list:
+                  title: str, sweep_file: Path, reference: str | None = None) -> list:
     """``OUT/sweep.md``, ``sweep.json``, ``sweep.png`` (one point per seed) and
-    ``training_curves.png`` (every run's pretraining); returns the paths written."""
+    ``training_curves.png`` (every run's pretraining); with ``reference``, the :func:`paired` rows
+    too. Returns the paths written."""
     from actclr.viz.curves import draw_training_curves
     from actclr.viz.seeds import draw_seeds
 
@@ -133,6 +157,10 @@ def write_summary(out: Path, rows: Sequence[Mapping], seeds: Sequence[int], runs
     lines = [f"# {title}", "", f"Sweep file `{sweep_file}`; {len(runs)} runs: {counts['finished']} finished now, "
              f"{counts['skipped']} done before, {counts['failed']} failed.", ""]
     lines += [markdown_table(table(rows, seeds)) if rows else "No evaluation results yet.", STD_NOTE, ""]
+    differences = paired(rows, reference) if reference is not None else []
+    if differences:
+        lines += [f"## Minus `{reference}`, seed by seed", "", PAIRED_NOTE.format(reference=reference), "",
+                  markdown_table(table(differences, seeds)), ""]
     lines += [f"![{p.stem}]({p.name})" for p in pictures]
     failures = failure_lines(outcomes)
     if failures:
@@ -142,5 +170,7 @@ def write_summary(out: Path, rows: Sequence[Mapping], seeds: Sequence[int], runs
         "created": now(), "title": title, "sweep_file": str(sweep_file), "seeds": list(seeds),
         "std": "sample standard deviation (n - 1)",
         "rows": [{**row, "seeds": {str(s): v for s, v in row["seeds"].items()}} for row in rows],
+        "reference": reference,
+        "paired": [{**row, "seeds": {str(s): v for s, v in row["seeds"].items()}} for row in differences],
         "runs": [o.to_dict() for o in outcomes]})
     return [out / SUMMARY_MD, out / SUMMARY_JSON, *pictures]

@@ -73,7 +73,7 @@ def sweep(sweep_file: str, out: Path, data: str | None, parallel: int, threads_p
     from actclr.store.atomic import write_bytes
     from actclr.sweep.plan import SweepError, check_configs, load_sweep, plan_runs
     from actclr.sweep.run import execute, pending_steps, read_record, status, warmup_done
-    from actclr.sweep.summary import collect, failure_lines, table, write_summary
+    from actclr.sweep.summary import collect, failure_lines, paired, table, write_summary
 
     console = Console()
     try:
@@ -114,9 +114,13 @@ def sweep(sweep_file: str, out: Path, data: str | None, parallel: int, threads_p
     outcomes = execute(runs, parallel, threads, on_step=on_step)  # runs already done are skipped
     rows = collect(runs)
     title = title or f"sweep {spec.path.stem}"
-    written = write_summary(out, rows, spec.seeds, runs, outcomes, title, spec.path)
+    written = write_summary(out, rows, spec.seeds, runs, outcomes, title, spec.path, spec.reference)
     if rows:
         console.print(rich_table(table(rows, spec.seeds), title=title, labels=("arm", "metric")))
+    differences = paired(rows, spec.reference) if spec.reference is not None else []
+    if differences:
+        console.print(rich_table(table(differences, spec.seeds), title=f"minus {spec.reference}, seed by seed",
+                                 labels=("arm", "metric")))
     failures = failure_lines(outcomes)
     for line in failures:
         console.print(Text(line, style="red"), soft_wrap=True)
