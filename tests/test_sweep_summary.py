@@ -126,6 +126,11 @@ def test_pretrain_signals_of_the_last_phase():
     assert pretrain_signals([{k: v for k, v in r.items() if "knn" not in k} for r in TWO_PHASES]) == {
         KEY_COSINE: pytest.approx(0.97, abs=1e-12)}
     assert pretrain_signals([]) == {}
+    # monitor.guard: stop ended the phase and went back to epoch 4 (46): that is where it ends
+    stopped = [*TWO_PHASES[:-1], {**TWO_PHASES[-1], "guard": "collapsing: ...; stopped the phase, kept epoch 4"}]
+    assert pretrain_signals(stopped)[MONITOR_CHANGE] == pytest.approx(6.0, abs=1e-12)
+    back = [*TWO_PHASES[:-1], {**TWO_PHASES[-1], "guard": "collapsing: ...; stopped the phase, kept epoch 2"}]
+    assert pretrain_signals(back)[MONITOR_CHANGE] == pytest.approx(0.0, abs=1e-12)  # the phase start
 
 
 def test_finished_pretrainings_add_their_signals_after_the_evaluations(tmp_path):

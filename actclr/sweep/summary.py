@@ -18,6 +18,7 @@ the seed does to every arm alike.
 """
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from actclr.sweep.plan import PRETRAIN
 from actclr.sweep.run import pending_steps, read_record
 
 SUMMARY_MD, SUMMARY_JSON, SEEDS_PNG, CURVES_PNG = "sweep.md", "sweep.json", "sweep.png", "training_curves.png"
+KEPT = re.compile(r"stopped the phase, kept epoch (\d+)")  # the guard's note (actclr.engine.trainer)
 MONITOR_CHANGE = "pretrain: kNN monitor, last phase end - start"
 KEY_COSINE = "pretrain: key cosine at the end"
 PAIRED_NOTE = ("Each value is the arm's result minus `{reference}`'s with the same seed (same initialisation, "
@@ -51,7 +53,8 @@ def mean_std(values: Sequence[float]) -> tuple:
 
 def pretrain_signals(rows: Sequence[Mapping]) -> dict:
     """``{metric: value}`` of one pretraining's epoch rows: :data:`MONITOR_CHANGE` (the last phase's
-    last kNN monitor reading minus its phase-start reading, if the monitor ran) and
+    last kNN monitor reading minus its phase-start reading, if the monitor ran; for a phase that
+    ``monitor.guard: stop`` ended, the reading of the epoch it kept) and
     :data:`KEY_COSINE` (the last epoch's); signals a run did not log are left out."""
     if not rows:
         return {}
@@ -61,8 +64,10 @@ def pretrain_signals(rows: Sequence[Mapping]) -> dict:
     if knn_key is not None:
         signals = phase_signals(rows, str(last.get("phase")), knn_key)
         readings = signals.readings()
-        if signals.start_knn is not None and len(readings) > 1:
-            out[MONITOR_CHANGE] = float(readings[-1][1] - signals.start_knn)
+        kept = KEPT.search(str(last.get("guard", "")))  # a phase the guard stopped ends at its kept epoch
+        end = dict(readings).get(int(kept.group(1))) if kept else readings[-1][1] if readings else None
+        if signals.start_knn is not None and len(readings) > 1 and end is not None:
+            out[MONITOR_CHANGE] = float(end - signals.start_knn)
     if isinstance(last.get("key_cosine"), (int, float)):
         out[KEY_COSINE] = float(last["key_cosine"])
     return out
