@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from actclr.engine.guard import GuardLimits, PhaseSignals, best_reading, judge, phase_signals
+from actclr.engine.guard import GuardLimits, PhaseSignals, best_reading, judge, kept_epoch, phase_signals, stopped_note
 
 KNN = "knn_top1@5"
 
@@ -107,3 +107,10 @@ def test_signals_come_from_the_last_phase_and_its_start_reading():
 ])
 def test_best_reading(history, best):
     assert best_reading(phase_signals(history, "main", KNN)) == best
+
+
+def test_the_stopped_note_names_the_kept_epoch():
+    verdict = "collapsing: key cosine rose from 0.746 to 0.871" + stopped_note(50)
+    assert verdict.endswith("; stopped the phase, kept epoch 50")
+    assert kept_epoch(verdict) == 50 and kept_epoch(stopped_note(0)) == 0
+    assert kept_epoch("collapsing: key cosine rose from 0.746 to 0.871") is None and kept_epoch("ok") is None

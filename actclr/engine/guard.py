@@ -22,11 +22,14 @@ method may legitimately tighten its embeddings, or start them close.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 GUARD_MODES = ("off", "warn", "stop")
 START_PREFIX = "start_"
+_STOPPED = "; stopped the phase, kept epoch {epoch}"  # appended to the verdict of a phase ``stop`` ended
+_STOPPED_PATTERN = re.compile(re.escape(_STOPPED).replace(r"\{epoch\}", r"(\d+)"))
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,17 @@ def best_reading(signals: PhaseSignals) -> tuple[int, float] | None:
     counts as the epoch before the first), or ``None`` without readings."""
     readings = signals.readings()
     return max(readings, key=lambda r: (r[1], -r[0])) if readings else None
+
+
+def stopped_note(epoch: int) -> str:
+    """What ``guard: stop`` appends to the ``guard`` column of the epoch that ended the phase."""
+    return _STOPPED.format(epoch=epoch)
+
+
+def kept_epoch(verdict: str) -> int | None:
+    """The epoch a ``guard`` column says the phase went back to (:func:`stopped_note`), or ``None``."""
+    match = _STOPPED_PATTERN.search(verdict)
+    return int(match.group(1)) if match else None
 
 
 def findings(rows: Sequence[Mapping]) -> list[str]:

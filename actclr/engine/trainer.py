@@ -54,7 +54,7 @@ from actclr.engine.checkpoint import (
 )
 from actclr.engine.config import config_hash, ddp_options, diff, encoder_config, phase_config, save_config
 from actclr.engine.dist import DistEnv, all_reduce, barrier, broadcast_module, init_distributed, shutdown
-from actclr.engine.guard import START_PREFIX, GuardLimits, best_reading, judge, phase_signals
+from actclr.engine.guard import START_PREFIX, GuardLimits, best_reading, judge, phase_signals, stopped_note
 from actclr.engine.log import MetricsLog
 from actclr.engine.rundir import check_run_dir, environment_record, write_environment
 from actclr.engine.schedule import LRSchedule, build_schedule, set_lr
@@ -437,7 +437,7 @@ class Trainer:
             kept = load_training_checkpoint(best_path(self.run_dir))
             unwrap(self.model).load_state_dict(kept["method"])
             broadcast_module(unwrap(self.model), self.env)
-            row["guard"] += f"; stopped the phase, kept epoch {kept['epoch']}"
+            row["guard"] += stopped_note(kept["epoch"])
             self.console.log(f"[red]guard: stopped phase {phase.name}; its encoder is epoch {kept['epoch']}'s, "
                              f"the best by the kNN monitor ({best_path(self.run_dir)})")
         return bool(collapsing)

@@ -18,12 +18,11 @@ the seed does to every arm alike.
 """
 from __future__ import annotations
 
-import re
 import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from actclr.engine.guard import phase_signals
+from actclr.engine.guard import kept_epoch, phase_signals
 from actclr.engine.log import read_rows
 from actclr.eval.outputs import Gathered, identity, markdown_table, now, read_metrics
 from actclr.store.atomic import write_bytes, write_json
@@ -31,7 +30,6 @@ from actclr.sweep.plan import PRETRAIN
 from actclr.sweep.run import pending_steps, read_record
 
 SUMMARY_MD, SUMMARY_JSON, SEEDS_PNG, CURVES_PNG = "sweep.md", "sweep.json", "sweep.png", "training_curves.png"
-KEPT = re.compile(r"stopped the phase, kept epoch (\d+)")  # the guard's note (actclr.engine.trainer)
 MONITOR_CHANGE = "pretrain: kNN monitor, last phase end - start"
 KEY_COSINE = "pretrain: key cosine at the end"
 PAIRED_NOTE = ("Each value is the arm's result minus `{reference}`'s with the same seed (same initialisation, "
@@ -64,10 +62,11 @@ def pretrain_signals(rows: Sequence[Mapping]) -> dict:
     if knn_key is not None:
         signals = phase_signals(rows, str(last.get("phase")), knn_key)
         readings = signals.readings()
-        kept = KEPT.search(str(last.get("guard", "")))  # a phase the guard stopped ends at its kept epoch
-        end = dict(readings).get(int(kept.group(1))) if kept else readings[-1][1] if readings else None
-        if signals.start_knn is not None and len(readings) > 1 and end is not None:
-            out[MONITOR_CHANGE] = float(end - signals.start_knn)
+        if signals.start_knn is not None and len(readings) > 1:
+            kept = kept_epoch(str(last.get("guard", "")))  # a phase the guard stopped ends at its kept epoch
+            end = readings[-1][1] if kept is None else dict(readings).get(kept)
+            if end is not None:
+                out[MONITOR_CHANGE] = float(end - signals.start_knn)
     if isinstance(last.get("key_cosine"), (int, float)):
         out[KEY_COSINE] = float(last["key_cosine"])
     return out
